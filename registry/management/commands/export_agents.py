@@ -1,0 +1,43 @@
+"""Write the live version of every agent to its path under a folder, atomically."""
+
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from registry.files import Progress
+from registry.models import Agent, export_agents
+
+
+class Command(BaseCommand):
+    help = (
+        "Write each agent's live version to its path under DIR, only where the bytes differ. "
+        "--check writes nothing and exits 1 naming each differing path."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("folder", metavar="DIR")
+        parser.add_argument("--check", action="store_true", help="write nothing; list what differs")
+        parser.add_argument("--prune", action="store_true", help="remove archived agents' files")
+
+    def handle(self, *args, folder, check, prune, **options):
+        root = Path(folder)
+        if root.exists() and not root.is_dir():
+            raise CommandError(f"{folder}: not a folder", returncode=2)
+        if check and not root.is_dir():
+            raise CommandError(f"{folder}: no such folder", returncode=2)
+        root.mkdir(parents=True, exist_ok=True)
+        total = Agent.objects.filter(live_version__isnull=False).count()
+        progress = Progress("Exporting", total, sys.stderr)
+        report = export_agents(root, check=check, prune=prune, progress=progress)
+        progress.close()
+        for path, reason in report.refused:
+            self.stderr.write(f"refused {path}: {reason}")
+        if check:
+            for path in report.written:
+                self.stdout.write(f"differs: {path}")
+            for path in report.removed:
+                self.stdout.write(f"archived, still present: {path}")
+        self.stdout.write(report.summary(check))
+        if report.refused or (check and (report.written or report.removed)):
+            raise SystemExit(1)

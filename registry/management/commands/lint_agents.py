@@ -1,0 +1,90 @@
+"""Lint agent files: the registry's validation rules, without a database."""
+
+import json
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from registry import validation
+from registry.document import AgentDocument, DocumentError
+from registry.files import find_markdown, read_limited
+
+
+class Command(BaseCommand):
+    help = (
+        "Check agent files (files or folders) and print path:line:col: severity code message. "
+        "Exits 0 without errors, 1 with errors, 2 for a usage or I/O error."
+    )
+    requires_system_checks = []
+    requires_migrations_checks = False
+
+    def add_arguments(self, parser):
+        parser.add_argument("paths", nargs="+", metavar="PATH", help="agent files or folders")
+        parser.add_argument("--format", choices=["text", "json"], default="text")
+
+    def handle(self, *args, paths, format, **options):
+        limit = settings.REGISTRY_MAX_FILE_BYTES
+        files = []
+        for given in paths:
+            path = Path(given)
+            if path.is_dir():
+                files += [(str(path / found.path), found.absolute) for found in find_markdown(path)]
+            elif path.is_file():
+                files.append((given, path))
+            else:
+                raise CommandError(f"{given}: no such file or folder", returncode=2)
+
+        documents, problems = {}, []
+        for shown, absolute in files:
+            try:
+                documents[shown] = AgentDocument.parse(read_limited(absolute, limit), limit)
+            except DocumentError as error:
+                problems.append((shown, validation.problem_from_error(error)))
+            except OSError as error:
+                raise CommandError(f"{shown}: {error.strerror}", returncode=2) from None
+
+        names = {
+            shown: name for shown, doc in documents.items() if (name := validation.agent_name(doc))
+        }
+        known = set(names.values())
+        for shown, document in documents.items():
+            name = names.get(shown)
+            taken = [
+                other
+                for other_path, other in names.items()
+                if name and other_path != shown and other.lower() == name.lower()
+            ]
+            problems += [
+                (shown, problem)
+                for problem in validation.validate(
+                    document,
+                    known,
+                    taken_names=taken,
+                    required_sections=settings.REGISTRY_REQUIRED_SECTIONS,
+                )
+            ]
+
+        problems.sort(key=lambda item: (item[0], item[1].line, item[1].column))
+        if format == "json":
+            rows = [
+                {
+                    "path": shown,
+                    "line": p.line,
+                    "column": p.column,
+                    "severity": p.severity,
+                    "code": p.code,
+                    "message": p.message,
+                }
+                for shown, p in problems
+            ]
+            self.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False))
+        else:
+            for shown, p in problems:
+                self.stdout.write(f"{shown}:{p.line}:{p.column}: {p.severity} {p.code} {p.message}")
+            errors = sum(1 for _, p in problems if p.is_error)
+            self.stderr.write(
+                f"{len(files)} files checked: {errors} errors, {len(problems) - errors} warnings"
+            )
+        if any(p.is_error for _, p in problems):
+            raise SystemExit(1)

@@ -1,0 +1,502 @@
+"""Agents, their immutable versions, and proposed changes."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models.functions import Lower
+from django.utils.text import slugify
+
+from . import validation
+from .document import AgentDocument, DocumentError
+from .files import (
+    UnsafePath,
+    clean_relative_path,
+    read_existing,
+    remove_leftover_temporaries,
+    target_path,
+    write_atomic,
+)
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def required_sections() -> list[str]:
+    return list(settings.REGISTRY_REQUIRED_SECTIONS)
+
+
+def max_file_bytes() -> int:
+    return settings.REGISTRY_MAX_FILE_BYTES
+
+
+def json_safe(value):
+    """Frontmatter as JSON can hold it: text keys, no NaN or infinity."""
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_safe(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+class ImmutableVersionError(Exception):
+    """Versions are history: they are never changed or deleted."""
+
+
+class AgentQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(archived=False)
+
+    def name_taken(self, name: str, exclude: Agent | None = None) -> Agent | None:
+        """The agent (not archived) whose name equals name ignoring case, if any."""
+        others = self.active().annotate(name_lower=Lower("name")).filter(name_lower=name.lower())
+        if exclude is not None and exclude.pk:
+            others = others.exclude(pk=exclude.pk)
+        return others.first()
+
+    def check_name_available(self, name: str, exclude: Agent | None = None) -> None:
+        """Refuse a new agent's or a rename's name that is not valid or is already taken."""
+        if not validation.is_valid_name(name):
+            suggestion = validation.suggest_name(name)
+            raise ValidationError(
+                f"{name!r} is not a valid name: use lowercase letters, digits and single "
+                f"hyphens, at most {validation.NAME_MAX_LENGTH} characters"
+                + (f" (for example {suggestion!r})" if suggestion else ""),
+                code="name-invalid",
+            )
+        clash = self.name_taken(name, exclude)
+        if clash is not None:
+            raise ValidationError(
+                f"the name {name!r} is already used by the agent {clash.name!r} "
+                "(names are unique ignoring case)",
+                code="name-duplicate",
+            )
+
+    def unique_key(self, name: str, path: str, exclude: Agent | None = None) -> str:
+        """The URL key: the name when it is a valid slug not taken, else one made from the path."""
+        taken = self.all()
+        if exclude is not None and exclude.pk:
+            taken = taken.exclude(pk=exclude.pk)
+        if validation.is_valid_name(name) and not taken.filter(key=name).exists():
+            return name
+        stem = path[: -len(".md")] if path.endswith(".md") else path
+        base = slugify(stem.replace("/", "-"))[:200] or "agent"
+        candidate, number = base, 1
+        while taken.filter(key=candidate).exists():
+            number += 1
+            candidate = f"{base}-{number}"
+        return candidate
+
+    def refresh_problems(self) -> int:
+        """Recompute the registry-dependent problems of every agent from cached versions.
+
+        Returns how many agents changed. Parses no file: names and delegations are cached."""
+        rows = list(
+            self.filter(live_version__isnull=False).values_list(
+                "pk",
+                "archived",
+                "name",
+                "problems",
+                "live_version__problems",
+                "live_version__delegations",
+                "live_version__name_line",
+            )
+        )
+        active_names = [name for _, archived, name, *_ in rows if not archived and name]
+        known = set(active_names)
+        lowered = Counter(name.lower() for name in active_names)
+        by_lower: dict[str, list[str]] = {}
+        for name in active_names:
+            by_lower.setdefault(name.lower(), []).append(name)
+        changed = []
+        for pk, archived, name, current, intrinsic, delegated, name_line in rows:
+            taken = []
+            if name and not archived and lowered[name.lower()] > 1:
+                taken = [other for other in by_lower[name.lower()] if other != name] or [name]
+            problems = [validation.Problem(**item) for item in intrinsic or []]
+            problems += validation.registry_problems(
+                name,
+                name_line or 1,
+                [validation.Delegation(*item) for item in delegated or []],
+                known,
+                taken,
+            )
+            stored = [p.as_dict() for p in validation.sort_problems(problems)]
+            if stored != current:
+                errors, warnings = validation.counts(validation.sort_problems(problems))
+                changed.append(
+                    Agent(pk=pk, problems=stored, error_count=errors, warning_count=warnings)
+                )
+        Agent.objects.bulk_update(
+            changed, ["problems", "error_count", "warning_count"], batch_size=500
+        )
+        return len(changed)
+
+
+class Agent(models.Model):
+    """An agent definition, identified by its path in the repository."""
+
+    path = models.CharField(max_length=1024, unique=True)
+    key = models.SlugField(max_length=255, unique=True, help_text="The agent's URL key.")
+    # Cached from the live version, for lists and lookups without reading the text.
+    name = models.CharField(max_length=255, blank=True, db_index=True)
+    description = models.TextField(blank=True)
+    category = models.CharField(max_length=100, blank=True, db_index=True)
+    live_version = models.OneToOneField(
+        "Version", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    archived = models.BooleanField(default=False)
+    problems = models.JSONField(default=list, blank=True)
+    error_count = models.PositiveIntegerField(default=0)
+    warning_count = models.PositiveIntegerField(default=0)
+    # The hash of the text last imported from or exported to the repository.
+    synced_hash = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AgentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "path"]
+
+    def __str__(self) -> str:
+        return self.name or self.path
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.path
+
+    @classmethod
+    def path_for_name(cls, name: str) -> str:
+        """Where a new agent's file goes: built only from a valid name."""
+        if not validation.is_valid_name(name):
+            raise ValidationError(f"{name!r} is not a valid name", code="name-invalid")
+        folder = settings.REGISTRY_NEW_AGENT_FOLDER.strip("/")
+        return clean_relative_path(f"{folder}/{name}.md" if folder else f"{name}.md")
+
+    @classmethod
+    def create_new(cls, text: str, author, message: str = "Created") -> Agent:
+        """A new agent from the editor: its name must be valid and free; its path comes from it."""
+        document = parse_text(text)
+        name = validation.agent_name(document) or ""
+        with transaction.atomic():
+            Agent.objects.check_name_available(name)
+            path = cls.path_for_name(name)
+            if Agent.objects.filter(path=path).exists():
+                raise ValidationError(f"a file already exists at {path}", code="path-taken")
+            agent = Agent.objects.create(path=path, key=Agent.objects.unique_key(name, path))
+            agent.add_version(text, author, message)
+        Agent.objects.refresh_problems()
+        agent.refresh_from_db()
+        return agent
+
+    def add_version(
+        self, text: str, author=None, message: str = "", *, check_name: bool = True
+    ) -> Version:
+        """Store text as the next numbered version and make it live. The caller holds the
+        transaction; a rename to a taken or invalid name is refused unless check_name is off."""
+        document = parse_text(text)
+        name = validation.agent_name(document) or ""
+        if check_name and self.live_version_id and name != self.name:
+            Agent.objects.check_name_available(name, exclude=self)
+        with transaction.atomic():
+            latest = self.versions.order_by("-number").values_list("number", flat=True).first()
+            version = Version.from_document(
+                self,
+                document,
+                number=(latest or 0) + 1,
+                author=author,
+                message=message,
+                parent=self.live_version,
+            )
+            self.live_version = version
+            self.name = name[:255]
+            frontmatter = document.frontmatter or {}
+            description = frontmatter.get("description")
+            self.description = description if isinstance(description, str) else ""
+            category = frontmatter.get("category")
+            self.category = category[:100] if isinstance(category, str) else ""
+            self.save()
+        return version
+
+
+def parse_text(text: str) -> AgentDocument:
+    """Stored text to a document; raises ValidationError for text that is not a valid file."""
+    try:
+        return AgentDocument.parse(text.encode("utf-8"), max_bytes=max_file_bytes())
+    except (DocumentError, UnicodeEncodeError) as error:
+        message = error.message if isinstance(error, DocumentError) else "text is not valid UTF-8"
+        code = error.code if isinstance(error, DocumentError) else "not-utf8"
+        raise ValidationError(message, code=code) from None
+
+
+class VersionQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ImmutableVersionError("versions are never changed")
+
+    def delete(self):
+        raise ImmutableVersionError("versions are never deleted")
+
+
+class Version(models.Model):
+    """One immutable state of an agent's file: its exact text and what was derived from it."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    text = models.TextField()
+    sha256 = models.CharField(max_length=64)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="agent_versions",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    message = models.CharField(max_length=500, blank=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    # Caches derived from the text.
+    frontmatter = models.JSONField(null=True, blank=True)
+    problems = models.JSONField(default=list, blank=True)  # intrinsic problems only
+    delegations = models.JSONField(default=list, blank=True)  # [name, line, column]
+    name_line = models.PositiveIntegerField(default=1)
+    error_count = models.PositiveIntegerField(default=0)
+    warning_count = models.PositiveIntegerField(default=0)
+
+    objects = VersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["agent", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "number"], name="unique_version_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} v{self.number}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None or not self._state.adding:
+            raise ImmutableVersionError("versions are never changed; add a new version instead")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableVersionError("versions are never deleted")
+
+    @classmethod
+    def from_document(cls, agent: Agent, document: AgentDocument, **fields) -> Version:
+        text = document.to_bytes().decode("utf-8")
+        problems = validation.intrinsic_problems(document, required_sections())
+        errors, warnings = validation.counts(problems)
+        return cls.objects.create(
+            agent=agent,
+            text=text,
+            sha256=text_hash(text),
+            frontmatter=json_safe(document.frontmatter),
+            problems=[p.as_dict() for p in problems],
+            delegations=[[d.name, d.line, d.column] for d in validation.delegations(document)],
+            name_line=document.key_line("name") or 1,
+            error_count=errors,
+            warning_count=warnings,
+            **fields,
+        )
+
+    @property
+    def document(self) -> AgentDocument:
+        return AgentDocument(self.text)
+
+    @property
+    def data(self) -> bytes:
+        return self.text.encode("utf-8")
+
+
+# --- Import -------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    with_errors: list[str] = field(default_factory=list)
+    stored: bool = False
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.created)} created, {len(self.updated)} updated, "
+            f"{len(self.unchanged)} unchanged, {len(self.conflicts)} conflicts, "
+            f"{len(self.rejected)} rejected, {len(self.with_errors)} with errors"
+        )
+
+
+@dataclass(frozen=True)
+class IncomingFile:
+    """A file offered for import: its repository path and bytes, or why it was refused."""
+
+    path: str
+    data: bytes = b""
+    refused: str = ""
+
+
+def import_files(
+    files: list[IncomingFile],
+    author=None,
+    *,
+    dry_run: bool = False,
+    skip_rejected: bool = False,
+    message: str = "Imported",
+    progress=None,
+) -> ImportReport:
+    """Store files byte for byte with their problems, all or nothing.
+
+    A rejected file (not UTF-8, NUL, too large, symlink, unsafe path) stores nothing at all
+    unless skip_rejected. Unchanged text makes no new version. A file changed both here and in
+    the repository since the last sync is a conflict and is not overwritten."""
+    report = ImportReport()
+    accepted: list[tuple[str, str, AgentDocument]] = []
+    for incoming in files:
+        reason = incoming.refused
+        if not reason:
+            try:
+                path = clean_relative_path(incoming.path)
+                document = AgentDocument.parse(incoming.data, max_bytes=max_file_bytes())
+            except UnsafePath as error:
+                reason = str(error)
+            except DocumentError as error:
+                reason = f"line {error.line}: {error.message}"
+        if reason:
+            report.rejected.append((incoming.path, reason))
+        else:
+            accepted.append((path, document.to_bytes().decode("utf-8"), document))
+    if report.rejected and not skip_rejected:
+        return report
+
+    with transaction.atomic():
+        existing = {
+            agent.path: agent
+            for agent in Agent.objects.select_related("live_version")
+            .defer("live_version__text")
+            .filter(path__in=[path for path, _, _ in accepted])
+        }
+        for path, text, document in accepted:
+            agent = existing.get(path)
+            digest = text_hash(text)
+            if agent is not None and agent.live_version and agent.live_version.sha256 == digest:
+                report.unchanged.append(path)
+            elif (
+                agent is not None
+                and agent.live_version
+                and agent.synced_hash
+                and agent.live_version.sha256 != agent.synced_hash
+                and digest != agent.synced_hash
+            ):
+                report.conflicts.append(path)
+            else:
+                (report.created if agent is None else report.updated).append(path)
+                if not dry_run:
+                    if agent is None:
+                        name = validation.agent_name(document) or ""
+                        agent = Agent.objects.create(
+                            path=path, key=Agent.objects.unique_key(name, path)
+                        )
+                    agent.add_version(text, author, message, check_name=False)
+            if agent is not None and not dry_run and path not in report.conflicts:
+                Agent.objects.filter(pk=agent.pk).update(synced_hash=digest)
+            if progress is not None:
+                progress.step()
+        if not dry_run:
+            Agent.objects.refresh_problems()
+            report.stored = True
+    if dry_run:
+        report.with_errors = [
+            path
+            for path, _, document in accepted
+            if validation.counts(validation.intrinsic_problems(document, required_sections()))[0]
+        ]
+    else:
+        report.with_errors = list(
+            Agent.objects.filter(
+                path__in=[path for path, _, _ in accepted], error_count__gt=0
+            ).values_list("path", flat=True)
+        )
+    return report
+
+
+# --- Export -------------------------------------------------------------------------------
+
+
+@dataclass
+class ExportReport:
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    leftovers: int = 0
+
+    def summary(self, check: bool = False) -> str:
+        written, removed = ("differ", "to remove") if check else ("written", "removed")
+        return (
+            f"{len(self.written)} {written}, {len(self.unchanged)} unchanged, "
+            f"{len(self.removed)} {removed}, {len(self.refused)} refused"
+            + (f", {self.leftovers} leftover temporary files removed" if self.leftovers else "")
+        )
+
+
+def export_agents(root: Path, *, check: bool = False, prune: bool = False, progress=None):
+    """Write each live agent to its path under root where the bytes differ (atomically).
+
+    With check, write nothing: `written` and `removed` then list what differs."""
+    report = ExportReport()
+    if not check:
+        report.leftovers = remove_leftover_temporaries(root)
+    rows = (
+        Agent.objects.filter(live_version__isnull=False)
+        .order_by("path")
+        .values_list(
+            "pk", "path", "archived", "synced_hash", "live_version__sha256", "live_version__text"
+        )
+    )
+    synced = []
+    for pk, path, archived, synced_hash, digest, text in rows.iterator(chunk_size=1000):
+        if progress is not None:
+            progress.step()
+        try:
+            target = target_path(root, path)
+        except UnsafePath as error:
+            report.refused.append((path, str(error)))
+            continue
+        if archived:
+            if prune and (target.is_file() or target.is_symlink()):
+                report.removed.append(path)
+                if not check:
+                    target.unlink()
+            continue
+        data = text.encode("utf-8")
+        try:
+            if read_existing(target) == data:
+                report.unchanged.append(path)
+            else:
+                report.written.append(path)
+                if not check:
+                    write_atomic(target, data)
+        except OSError as error:
+            report.refused.append((path, error.strerror or str(error)))
+            continue
+        if synced_hash != digest:
+            synced.append(Agent(pk=pk, synced_hash=digest))
+    if not check:
+        Agent.objects.bulk_update(synced, ["synced_hash"], batch_size=500)
+    return report

@@ -1,0 +1,501 @@
+"""The rules an agent file must follow, turned into a list of located problems."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import asdict, dataclass
+
+from markdown_it import MarkdownIt
+
+from .document import (
+    DEFAULT_MAX_BYTES,
+    AgentDocument,
+    DocumentError,
+    Section,
+    normalize_heading,
+    split_lines,
+)
+
+DEFAULT_REQUIRED_SECTIONS = ("Focus Areas", "Boundaries", "Delegate To")
+ERROR = "error"
+WARNING = "warning"
+
+NAME_MAX_LENGTH = 64
+NAME_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\Z")
+KNOWN_KEYS = frozenset(
+    {
+        "name",
+        "description",
+        "tools",
+        "disallowedTools",
+        "model",
+        "permissionMode",
+        "color",
+        "skills",
+        "category",
+        "hooks",
+        "mcpServers",
+    }
+)
+MODEL_ALIASES = frozenset({"sonnet", "opus", "haiku", "inherit"})
+MODEL_ID_RE = re.compile(r"claude-[a-z0-9]+(?:[-.@][a-z0-9]+)*\Z")
+PERMISSION_MODES = frozenset({"default", "acceptEdits", "bypassPermissions", "plan", "dontAsk"})
+COLORS = frozenset({"red", "blue", "green", "yellow", "purple", "orange", "pink", "cyan"})
+KNOWN_TOOLS = frozenset(
+    {
+        "Agent",
+        "Bash",
+        "BashOutput",
+        "Edit",
+        "ExitPlanMode",
+        "Glob",
+        "Grep",
+        "KillShell",
+        "LS",
+        "MultiEdit",
+        "NotebookEdit",
+        "NotebookRead",
+        "Read",
+        "Skill",
+        "SlashCommand",
+        "Task",
+        "TodoWrite",
+        "WebFetch",
+        "WebSearch",
+        "Write",
+    }
+)
+_TOOL_PATTERN_RE = re.compile(r"(?P<tool>[A-Za-z]+)(?:\(.*\))?\Z")
+_WILL_LABELS = {"will": "will", "will not": "will not", "won t": "will not", "wont": "will not"}
+_DELEGATE_RE = re.compile(
+    r"\s*\[?(?:\*\*|__|\*|_)?\s*`?\s*(?P<name>[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)"
+    r"\s*`?\s*:?\s*(?:\*\*|__|\*|_)?\s*(?:\]\([^)]*\))?\s*(?:[:\u2014\u2013-]|\Z)"
+)
+_markdown = MarkdownIt("commonmark")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an agent file, and where."""
+
+    code: str
+    severity: str
+    message: str
+    line: int = 1
+    column: int = 1
+    where: str = ""  # "frontmatter", "frontmatter.<key>", "section:<title>" or "file"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def problem_from_error(error: DocumentError, where: str = "file") -> Problem:
+    return Problem(error.code, ERROR, error.message, error.line, error.column, where)
+
+
+def is_valid_name(name: object) -> bool:
+    return isinstance(name, str) and len(name) <= NAME_MAX_LENGTH and bool(NAME_RE.match(name))
+
+
+def suggest_name(text: str) -> str:
+    """A valid name close to text: "Brand Guardian" -> "brand-guardian"."""
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:NAME_MAX_LENGTH].rstrip("-")
+
+
+def agent_name(document: AgentDocument) -> str | None:
+    """The document's `name` when its frontmatter has a text one."""
+    name = (document.frontmatter or {}).get("name")
+    return name if isinstance(name, str) else None
+
+
+def validate_bytes(
+    data: bytes,
+    known_names: Collection[str] | None = None,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    **options,
+) -> list[Problem]:
+    """Validate a file's raw bytes: undecodable bytes are a problem, not an exception."""
+    try:
+        document = AgentDocument.parse(data, max_bytes=max_bytes)
+    except DocumentError as error:
+        return [problem_from_error(error)]
+    return validate(document, known_names, **options)
+
+
+def validate(
+    document: AgentDocument,
+    known_names: Collection[str] | None = None,
+    *,
+    taken_names: Collection[str] = (),
+    required_sections: Sequence[str] = DEFAULT_REQUIRED_SECTIONS,
+) -> list[Problem]:
+    """All problems of a document, in file order.
+
+    known_names: names Delegate To may point at (None skips that check).
+    taken_names: names of *other* agents; this one's may not equal any of them ignoring case."""
+    problems = intrinsic_problems(document, required_sections)
+    problems += registry_problems(
+        agent_name(document),
+        document.key_line("name") or 1,
+        delegations(document),
+        known_names,
+        taken_names,
+    )
+    return sort_problems(problems)
+
+
+def intrinsic_problems(
+    document: AgentDocument, required_sections: Sequence[str] = DEFAULT_REQUIRED_SECTIONS
+) -> list[Problem]:
+    """The problems a document has on its own, whatever else is in the registry."""
+    return sort_problems(
+        [
+            *_frontmatter_problems(document),
+            *_section_problems(document, required_sections),
+            *_delegation_shape_problems(document),
+        ]
+    )
+
+
+def registry_problems(
+    name: str | None,
+    name_line: int,
+    delegated: Iterable[Delegation],
+    known_names: Collection[str] | None,
+    taken_names: Collection[str] = (),
+) -> list[Problem]:
+    """The problems that depend on the other agents: a duplicate name, unknown delegates.
+
+    Cheap: works from the cached name and delegations, without parsing the file again."""
+    problems = []
+    if name and name.strip():
+        lowered = name.lower()
+        clash = next((other for other in taken_names if other.lower() == lowered), None)
+        if clash is not None:
+            problems.append(
+                Problem(
+                    "name-duplicate",
+                    ERROR,
+                    f"name {name!r} is already used by another agent ({clash!r}); "
+                    "names must be unique ignoring case",
+                    name_line,
+                    1,
+                    "frontmatter.name",
+                )
+            )
+    if known_names is not None:
+        own = (name or "").lower()
+        for delegation in delegated:
+            if delegation.name.lower() != own and delegation.name not in known_names:
+                problems.append(
+                    Problem(
+                        "delegate-unknown",
+                        ERROR,
+                        f"delegates to {delegation.name!r}, which is not a known agent",
+                        delegation.line,
+                        delegation.column,
+                        "section:Delegate To",
+                    )
+                )
+    return problems
+
+
+def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (p.line, p.column, p.code))
+
+
+def counts(problems: Iterable[Problem]) -> tuple[int, int]:
+    """(errors, warnings)."""
+    problems = list(problems)
+    errors = sum(1 for p in problems if p.is_error)
+    return errors, len(problems) - errors
+
+
+# --- Frontmatter ----------------------------------------------------------------------------
+
+
+def _frontmatter_problems(document: AgentDocument):
+    if document.frontmatter_error is not None:
+        yield problem_from_error(document.frontmatter_error, "frontmatter")
+        return
+    if not document.has_frontmatter:
+        yield Problem(
+            "frontmatter-missing",
+            ERROR,
+            "the file has no frontmatter; start it with a '---' line, then 'name:' and "
+            "'description:', then another '---' line",
+            1,
+            1,
+            "frontmatter",
+        )
+        return
+    data = document.frontmatter
+
+    def at(key: str) -> int:
+        return document.key_line(key) or 1
+
+    name = data.get("name")
+    if name is None or (isinstance(name, str) and not name.strip()):
+        yield Problem(
+            "name-missing", ERROR, "'name' is missing or empty", at("name"), 1, "frontmatter.name"
+        )
+    elif not isinstance(name, str):
+        yield Problem(
+            "name-invalid", ERROR, "'name' must be text", at("name"), 1, "frontmatter.name"
+        )
+    elif not is_valid_name(name):
+        suggestion = suggest_name(name)
+        hint = f" (for example {suggestion!r})" if suggestion else ""
+        too_long = f", at most {NAME_MAX_LENGTH} characters" if len(name) > NAME_MAX_LENGTH else ""
+        yield Problem(
+            "name-invalid",
+            ERROR,
+            f"name {name!r} must be lowercase letters, digits and single hyphens{too_long}{hint}",
+            at("name"),
+            1,
+            "frontmatter.name",
+        )
+    description = data.get("description")
+    if description is None or (isinstance(description, str) and not description.strip()):
+        yield Problem(
+            "description-missing",
+            ERROR,
+            "'description' is missing or empty; say when this agent should be used",
+            at("description"),
+            1,
+            "frontmatter.description",
+        )
+    elif not isinstance(description, str):
+        yield Problem(
+            "field-type",
+            ERROR,
+            "'description' must be text",
+            at("description"),
+            1,
+            "frontmatter.description",
+        )
+
+    yield from _tools_problems(data, at)
+    yield from _choice_problems(data, at)
+    for key in data:
+        if key not in KNOWN_KEYS:
+            yield Problem(
+                "key-unknown",
+                WARNING,
+                f"unknown key {key!r}; Claude Code ignores it (other tools may use it)",
+                at(key),
+                1,
+                f"frontmatter.{key}",
+            )
+
+
+def _listed(value) -> list | None:
+    """A comma string or a list of strings as a list; None when it is neither."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    return None
+
+
+def _tools_problems(data: dict, at):
+    for key in ("tools", "disallowedTools", "skills"):
+        if key not in data or data[key] is None:
+            continue
+        items = _listed(data[key])
+        if items is None:
+            yield Problem(
+                "field-type",
+                ERROR,
+                f"'{key}' must be a comma-separated string or a list of names",
+                at(key),
+                1,
+                f"frontmatter.{key}",
+            )
+            continue
+        if key == "skills":
+            continue
+        for tool in items:
+            match = _TOOL_PATTERN_RE.match(tool)
+            if tool.startswith("mcp__") or (match and match["tool"] in KNOWN_TOOLS):
+                continue
+            yield Problem(
+                "tool-unknown",
+                WARNING,
+                f"unknown tool {tool!r} in '{key}'",
+                at(key),
+                1,
+                f"frontmatter.{key}",
+            )
+
+
+def _choice_problems(data: dict, at):
+    model = data.get("model")
+    if model is not None and not (
+        isinstance(model, str) and (model in MODEL_ALIASES or MODEL_ID_RE.match(model))
+    ):
+        yield Problem(
+            "model-unknown",
+            WARNING,
+            f"unknown model {model!r}; use sonnet, opus, haiku, inherit or a full model id",
+            at("model"),
+            1,
+            "frontmatter.model",
+        )
+    mode = data.get("permissionMode")
+    if mode is not None and mode not in PERMISSION_MODES:
+        yield Problem(
+            "permission-mode-unknown",
+            WARNING,
+            f"unknown permissionMode {mode!r}; use one of {', '.join(sorted(PERMISSION_MODES))}",
+            at("permissionMode"),
+            1,
+            "frontmatter.permissionMode",
+        )
+    color = data.get("color")
+    if color is not None and color not in COLORS:
+        yield Problem(
+            "color-unknown",
+            WARNING,
+            f"unknown color {color!r}; use one of {', '.join(sorted(COLORS))}",
+            at("color"),
+            1,
+            "frontmatter.color",
+        )
+
+
+# --- Sections --------------------------------------------------------------------------------
+
+
+def _section_problems(document: AgentDocument, required_sections: Sequence[str]):
+    last_line = max(len(document.lines), 1)
+    for title in required_sections:
+        wanted = normalize_heading(title)
+        found = [s for s in document.sections if s.key == wanted]
+        if not found:
+            yield Problem(
+                "section-missing",
+                ERROR,
+                f"required section '## {title}' is missing",
+                last_line,
+                1,
+                f"section:{title}",
+            )
+            continue
+        for extra in found[1:]:
+            yield Problem(
+                "section-duplicate",
+                ERROR,
+                f"section '## {title}' appears more than once (also on line {found[0].start + 1})",
+                extra.start + 1,
+                1,
+                f"section:{title}",
+            )
+        section = found[0]
+        if not document.section_body(section).strip():
+            yield Problem(
+                "section-empty",
+                ERROR,
+                f"section '## {title}' is empty",
+                section.start + 1,
+                1,
+                f"section:{title}",
+            )
+        elif wanted == "boundaries":
+            yield from _boundaries_problems(document, section, title)
+
+
+def _boundaries_problems(document: AgentDocument, section: Section, title: str):
+    """Boundaries needs a non-empty Will list and a non-empty Will Not list."""
+    items: dict[str, int] = {}
+    label = None
+    for token in _markdown.parse(document.section_body(section)):
+        if token.type == "inline" and token.level == 1:
+            found = _WILL_LABELS.get(normalize_heading(token.content))
+            if found is not None:
+                label = found
+                items.setdefault(label, 0)
+        elif token.type == "list_item_open" and token.level == 1 and label is not None:
+            items[label] += 1
+    for wanted, shown in (("will", "**Will:**"), ("will not", "**Will Not:**")):
+        if wanted not in items:
+            message = f"'## {title}' needs a {shown} list"
+        elif not items[wanted]:
+            message = f"the {shown} list in '## {title}' is empty"
+        else:
+            continue
+        code = "boundaries-will-missing" if wanted == "will" else "boundaries-will-not-missing"
+        yield Problem(code, ERROR, message, section.start + 1, 1, f"section:{title}")
+
+
+# --- Delegation ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delegation:
+    name: str
+    line: int
+    column: int
+
+
+def delegate_section(document: AgentDocument) -> Section | None:
+    return document.find_section("Delegate To")
+
+
+def delegations(document: AgentDocument) -> list[Delegation]:
+    """The agents named by the Delegate To section's top-level list items."""
+    section = delegate_section(document)
+    if section is None:
+        return []
+    body_lines = split_lines(document.section_body(section))
+    tokens = _markdown.parse(document.section_body(section))
+    found = []
+    for index, token in enumerate(tokens):
+        if token.type != "list_item_open" or token.level != 1:
+            continue
+        inline = next((t for t in tokens[index:] if t.type == "inline"), None)
+        if inline is None or inline.map is None:
+            continue
+        match = _DELEGATE_RE.match(inline.content)
+        if not match:
+            continue
+        source = body_lines[inline.map[0]] if inline.map[0] < len(body_lines) else ""
+        column = source.find(match["name"]) + 1 or 1
+        found.append(Delegation(match["name"], section.body_start + inline.map[0] + 1, column))
+    return found
+
+
+def _delegation_shape_problems(document: AgentDocument):
+    section = delegate_section(document)
+    if section is None:
+        return
+    where = f"section:{section.title}"
+    own_name = agent_name(document)
+    found = delegations(document)
+    if document.section_body(section).strip() and not found:
+        yield Problem(
+            "delegate-unreadable",
+            WARNING,
+            "no agent names found in Delegate To; "
+            "list them as '- **agent-name** — what to hand it'",
+            section.start + 1,
+            1,
+            where,
+        )
+    for delegation in found:
+        if own_name is not None and delegation.name.lower() == own_name.lower():
+            yield Problem(
+                "delegate-self",
+                ERROR,
+                f"the agent delegates to itself ({delegation.name!r})",
+                delegation.line,
+                delegation.column,
+                where,
+            )
