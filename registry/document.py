@@ -76,7 +76,7 @@ def decode(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, bool]:
     if len(data) > max_bytes:
         raise DocumentError(
             "too-large",
-            f"file is {len(data):,} bytes; the limit is {max_bytes:,} bytes",
+            f"file is too large: the limit is {max_bytes:,} bytes",
         )
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or (
         len(data) >= 2 and (data[0] == 0) != (data[1] == 0)
@@ -84,16 +84,14 @@ def decode(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, bool]:
         raise DocumentError("not-utf8", "file is UTF-16, not UTF-8; save it as UTF-8 and try again")
     nul = data.find(b"\x00")
     if nul >= 0:
-        line = data.count(b"\n", 0, nul) + 1
-        column = nul - (data.rfind(b"\n", 0, nul) + 1) + 1
+        line, column = _byte_position(data, nul)
         raise DocumentError(
             "nul-byte", "file holds a NUL byte; it is not a text file", line, column
         )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        line, column = _byte_position(data, error.start)
         raise DocumentError(
             "not-utf8",
             f"byte 0x{data[error.start]:02x} is not valid UTF-8; save the file as UTF-8",
@@ -103,6 +101,14 @@ def decode(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, bool]:
     if text.startswith(BOM):
         return text[1:], True
     return text, False
+
+
+def _byte_position(data: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column of a byte offset, the column counted in characters (as YAML's
+    are), so that text before a bad byte on its line is not counted byte by byte."""
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    column = len(data[line_start:offset].decode("utf-8", errors="replace")) + 1
+    return data.count(b"\n", 0, offset) + 1, column
 
 
 # --- Strict YAML -----------------------------------------------------------------------------
@@ -143,6 +149,10 @@ StrictLoader.yaml_implicit_resolvers = {
 
 _YAML_HINTS = {
     "mapping values are not allowed here": (
+        "a colon followed by a space starts a new key here; put the whole value in quotes"
+    ),
+    # libyaml (the C loader in use) words the same problem differently.
+    "mapping values are not allowed in this context": (
         "a colon followed by a space starts a new key here; put the whole value in quotes"
     ),
     "found character '\\t' that cannot start any token": (
@@ -287,6 +297,15 @@ def load_frontmatter(text: str, line_offset: int = 0) -> tuple[dict, list[KeySpa
         raise
     except yaml.MarkedYAMLError as error:
         problem = (error.problem or str(error)).strip()
+        if problem == "exceeded maximum nesting depth":
+            # libyaml's scanner reads ahead through open flow brackets and gives up at 1,000
+            # levels before the event scan can apply the much lower limit: the same refusal.
+            raise _mark_error(
+                "yaml-depth",
+                f"values are nested more than {MAX_YAML_DEPTH} levels deep",
+                error.problem_mark,
+                line_offset,
+            ) from None
         hint = _YAML_HINTS.get(problem)
         message = f"frontmatter is not valid YAML: {problem}"
         if hint:
@@ -383,7 +402,7 @@ class AgentDocument:
     """An agent file. Its exact text is the truth; frontmatter and sections are read from it."""
 
     def __init__(self, text: str, bom: bool = False):
-        if text.startswith(BOM):
+        if not bom and text.startswith(BOM):
             text, bom = text[1:], True
         self.text = text
         self.bom = bom

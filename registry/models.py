@@ -9,12 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchVectorField
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import connections, models, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
+from django.utils import timezone
 from django.utils.text import slugify
 
-from . import validation
+from . import search, validation
 from .document import AgentDocument, DocumentError
 from .files import (
     UnsafePath,
@@ -38,14 +42,21 @@ def max_file_bytes() -> int:
     return settings.REGISTRY_MAX_FILE_BYTES
 
 
+def db_text(text: str) -> str:
+    """Text any database can store: PostgreSQL refuses NUL, which a YAML "\\0" escape makes."""
+    return text.replace("\x00", "\ufffd")
+
+
 def json_safe(value):
-    """Frontmatter as JSON can hold it: text keys, no NaN or infinity."""
+    """Frontmatter as JSON can hold it: text keys, no NaN or infinity, no NUL."""
     if isinstance(value, dict):
-        return {str(key): json_safe(item) for key, item in value.items()}
+        return {db_text(str(key)): json_safe(item) for key, item in value.items()}
     if isinstance(value, list):
         return [json_safe(item) for item in value]
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if isinstance(value, str):
+        return db_text(value)
     return value
 
 
@@ -56,6 +67,73 @@ class ImmutableVersionError(Exception):
 class AgentQuerySet(models.QuerySet):
     def active(self):
         return self.filter(archived=False)
+
+    def search(self, query: str):
+        """Agents whose name, description or body hold every word of query (as a prefix).
+
+        Query syntax is never passed through: text without letters or digits matches nothing."""
+        vendor = connections[self.db].vendor
+        if vendor == "sqlite":
+            match = search.fts5_query(query)
+            if not match:
+                return self.none()
+            return self.filter(
+                pk__in=RawSQL(
+                    f"SELECT rowid FROM {search.FTS_TABLE} WHERE {search.FTS_TABLE} MATCH %s",
+                    [match],
+                )
+            )
+        if vendor == "postgresql":
+            terms = search.tsquery(query)
+            if not terms:
+                return self.none()
+            return self.filter(
+                search_vector=SearchQuery(terms, search_type="raw", config=search.PG_CONFIG)
+            )
+        # Other databases: no index, and names and descriptions only.
+        terms = search.search_terms(query)
+        if not terms:
+            return self.none()
+        found = self
+        for words in terms:
+            found = found.filter(
+                Q(name__icontains=" ".join(words)) | Q(description__icontains=" ".join(words))
+            )
+        return found
+
+    def with_status(self, status: str):
+        """Agents that are valid (no problems), have errors, have warnings, or have an open
+        change ("open": a change request still in progress). Any other status: all of them."""
+        if status == "valid":
+            return self.filter(error_count=0, warning_count=0)
+        if status == "errors":
+            return self.filter(error_count__gt=0)
+        if status == "warnings":
+            return self.filter(warning_count__gt=0)
+        if status == "open":
+            return self.filter(Exists(ChangeRequest.objects.active().filter(agent=OuterRef("pk"))))
+        return self
+
+    def for_list(self):
+        """What a row of the agent list shows, in one query: no text of any version."""
+        return (
+            self.select_related("live_version__author")
+            .only(
+                "key",
+                "path",
+                "name",
+                "description",
+                "category",
+                "archived",
+                "error_count",
+                "warning_count",
+                "live_version__created_at",
+                "live_version__author__username",
+            )
+            .annotate(
+                has_open_change=Exists(ChangeRequest.objects.active().filter(agent=OuterRef("pk")))
+            )
+        )
 
     def name_taken(self, name: str, exclude: Agent | None = None) -> Agent | None:
         """The agent (not archived) whose name equals name ignoring case, if any."""
@@ -82,17 +160,35 @@ class AgentQuerySet(models.QuerySet):
                 code="name-duplicate",
             )
 
+    def names_for_validation(
+        self, name: str, exclude: Agent | None = None
+    ) -> tuple[set[str], list[str]]:
+        """(names Delegate To may point at, other agents' names equal to name ignoring case),
+        from one query, for validating a text that is not stored yet."""
+        lowered = (name or "").lower()
+        known, taken = set(), []
+        for pk, other in self.active().exclude(name="").values_list("pk", "name"):
+            known.add(other)
+            if other.lower() == lowered and (exclude is None or pk != exclude.pk):
+                taken.append(other)
+        return known, taken
+
     def unique_key(self, name: str, path: str, exclude: Agent | None = None) -> str:
         """The URL key: the name when it is a valid slug not taken, else one made from the path."""
         taken = self.all()
         if exclude is not None and exclude.pk:
             taken = taken.exclude(pk=exclude.pk)
-        if validation.is_valid_name(name) and not taken.filter(key=name).exists():
+        reserved = {"new"}  # /agents/new/ is the new-agent editor, not an agent's page
+        if (
+            validation.is_valid_name(name)
+            and name not in reserved
+            and not taken.filter(key=name).exists()
+        ):
             return name
         stem = path[: -len(".md")] if path.endswith(".md") else path
         base = slugify(stem.replace("/", "-"))[:200] or "agent"
         candidate, number = base, 1
-        while taken.filter(key=candidate).exists():
+        while candidate in reserved or taken.filter(key=candidate).exists():
             number += 1
             candidate = f"{base}-{number}"
         return candidate
@@ -163,6 +259,8 @@ class Agent(models.Model):
     synced_hash = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # PostgreSQL's full-text index of name, description and body (SQLite uses an FTS5 table).
+    search_vector = SearchVectorField(null=True, editable=False)
 
     objects = AgentQuerySet.as_manager()
 
@@ -220,14 +318,52 @@ class Agent(models.Model):
                 parent=self.live_version,
             )
             self.live_version = version
-            self.name = name[:255]
+            self.name = db_text(name)[:255]
             frontmatter = document.frontmatter or {}
             description = frontmatter.get("description")
-            self.description = description if isinstance(description, str) else ""
+            self.description = db_text(description) if isinstance(description, str) else ""
             category = frontmatter.get("category")
-            self.category = category[:100] if isinstance(category, str) else ""
+            self.category = db_text(category)[:100] if isinstance(category, str) else ""
             self.save()
+            self.update_search_index(document)
         return version
+
+    def update_search_index(self, document: AgentDocument) -> None:
+        """Index the live version's name, description and body for AgentQuerySet.search."""
+        search.write_index(
+            connections[self._state.db or "default"],
+            [(self.pk, self.name, self.description, document.body)],
+        )
+        # The vector is written by the database: forget the stale copy, so that a later save()
+        # of this instance does not overwrite it.
+        self.__dict__.pop("search_vector", None)
+
+    def delegation_targets(self) -> list[tuple[str, str | None]]:
+        """(name, key of that agent or None when no active agent has the name) for each agent
+        the live version delegates to, in file order. One query."""
+        if self.live_version is None:
+            return []
+        names = list(dict.fromkeys(item[0] for item in self.live_version.delegations or []))
+        keys = dict(Agent.objects.active().filter(name__in=names).values_list("name", "key"))
+        return [(name, keys.get(name)) for name in names]
+
+    def delegated_by(self) -> list[tuple[str, str]]:
+        """(key, name) of the active agents whose live version delegates to this one. One query,
+        reading the versions' cached delegations, never their text."""
+        if not self.name:
+            return []
+        rows = (
+            Agent.objects.active()
+            .exclude(pk=self.pk)
+            # A cheap textual pre-filter of the JSON; the exact match is below.
+            .filter(live_version__delegations__icontains=self.name)
+            .values_list("key", "name", "live_version__delegations")
+        )
+        return [
+            (key, name)
+            for key, name, delegated in rows
+            if any(item[0] == self.name for item in delegated or [])
+        ]
 
 
 def parse_text(text: str) -> AgentDocument:
@@ -304,7 +440,7 @@ class Version(models.Model):
             text=text,
             sha256=text_hash(text),
             frontmatter=json_safe(document.frontmatter),
-            problems=[p.as_dict() for p in problems],
+            problems=[json_safe(p.as_dict()) for p in problems],
             delegations=[[d.name, d.line, d.column] for d in validation.delegations(document)],
             name_line=document.key_line("name") or 1,
             error_count=errors,
@@ -395,6 +531,9 @@ def import_files(
             agent = existing.get(path)
             digest = text_hash(text)
             if agent is not None and agent.live_version and agent.live_version.sha256 == digest:
+                report.unchanged.append(path)
+            elif agent is not None and agent.live_version and digest == agent.synced_hash:
+                # The file is as last synced; the registry's newer version stays, to be exported.
                 report.unchanged.append(path)
             elif (
                 agent is not None
@@ -500,3 +639,121 @@ def export_agents(root: Path, *, check: bool = False, prune: bool = False, progr
     if not check:
         Agent.objects.bulk_update(synced, ["synced_hash"], batch_size=500)
     return report
+
+
+# --- Change requests ------------------------------------------------------------------------
+
+
+class SaveConflict(Exception):
+    """Someone saved the change request since this copy of it was loaded."""
+
+    def __init__(self, change: ChangeRequest):
+        super().__init__("the change request was saved by someone else in the meantime")
+        self.change = change
+
+
+class ChangeRequestQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(status__in=ChangeRequest.ACTIVE_STATUSES)
+
+
+class ChangeRequest(models.Model):
+    """A proposed edit, new agent, restore or archive, on its way through review."""
+
+    class Kind(models.TextChoices):
+        EDIT = "edit", "Edit"
+        CREATE = "create", "New agent"
+        RESTORE = "restore", "Restore"
+        ARCHIVE = "archive", "Archive"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        OPEN = "open", "Open for review"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        APPROVED = "approved", "Approved"
+        PUBLISHED = "published", "Published"
+        REJECTED = "rejected", "Rejected"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    ACTIVE_STATUSES = (
+        Status.DRAFT,
+        Status.OPEN,
+        Status.CHANGES_REQUESTED,
+        Status.APPROVED,
+    )
+    EDITABLE_STATUSES = (Status.DRAFT, Status.OPEN, Status.CHANGES_REQUESTED)
+
+    agent = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.PROTECT, related_name="changes"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.EDIT)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="change_requests"
+    )
+    base_version = models.ForeignKey(
+        Version, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    text = models.TextField()
+    text_hash = models.CharField(max_length=64)
+    # Bumped by every save; a save names the revision it started from.
+    revision = models.PositiveIntegerField(default=1)
+    message = models.CharField(max_length=500, blank=True)
+    error_count = models.PositiveIntegerField(default=0)
+    warning_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ChangeRequestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated_at"]
+        permissions = [
+            ("propose_change", "Can propose changes to agents"),
+            ("review_change", "Can review and approve changes"),
+            ("maintain_registry", "Can import, export and administer the registry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Change #{self.pk} ({self.get_status_display()})"
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in self.EDITABLE_STATUSES
+
+    @classmethod
+    def start_draft(
+        cls, *, author, text: str, message: str = "", agent: Agent | None = None, problems=()
+    ) -> ChangeRequest:
+        errors, warnings = validation.counts(problems)
+        return cls.objects.create(
+            agent=agent,
+            kind=cls.Kind.EDIT if agent else cls.Kind.CREATE,
+            author=author,
+            base_version=agent.live_version if agent else None,
+            text=text,
+            text_hash=text_hash(text),
+            message=message,
+            error_count=errors,
+            warning_count=warnings,
+        )
+
+    def save_text(self, text: str, message: str, expected_revision: int, problems=()) -> None:
+        """Store a new revision of the proposal, unless someone saved since expected_revision."""
+        errors, warnings = validation.counts(problems)
+        updated = ChangeRequest.objects.filter(
+            pk=self.pk, revision=expected_revision, status__in=self.EDITABLE_STATUSES
+        ).update(
+            text=text,
+            text_hash=text_hash(text),
+            message=message,
+            error_count=errors,
+            warning_count=warnings,
+            revision=models.F("revision") + 1,
+            updated_at=timezone.now(),
+        )
+        self.refresh_from_db()
+        if not updated:
+            raise SaveConflict(self)

@@ -69,7 +69,8 @@ KNOWN_TOOLS = frozenset(
 _TOOL_PATTERN_RE = re.compile(r"(?P<tool>[A-Za-z]+)(?:\(.*\))?\Z")
 _WILL_LABELS = {"will": "will", "will not": "will not", "won t": "will not", "wont": "will not"}
 _DELEGATE_RE = re.compile(
-    r"\s*\[?(?:\*\*|__|\*|_)?\s*`?\s*(?P<name>[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)"
+    # A name never ends in "_", so the closing "__" of `__name__` is not read as part of it.
+    r"\s*\[?(?:\*\*|__|\*|_)?\s*`?\s*(?P<name>[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?)"
     r"\s*`?\s*:?\s*(?:\*\*|__|\*|_)?\s*(?:\]\([^)]*\))?\s*(?:[:\u2014\u2013-]|\Z)"
 )
 _markdown = MarkdownIt("commonmark")
@@ -350,7 +351,8 @@ def _choice_problems(data: dict, at):
             "frontmatter.model",
         )
     mode = data.get("permissionMode")
-    if mode is not None and mode not in PERMISSION_MODES:
+    # A list or mapping here must warn, not raise: it cannot be looked up in a set.
+    if mode is not None and not (isinstance(mode, str) and mode in PERMISSION_MODES):
         yield Problem(
             "permission-mode-unknown",
             WARNING,
@@ -360,7 +362,7 @@ def _choice_problems(data: dict, at):
             "frontmatter.permissionMode",
         )
     color = data.get("color")
-    if color is not None and color not in COLORS:
+    if color is not None and not (isinstance(color, str) and color in COLORS):
         yield Problem(
             "color-unknown",
             WARNING,
