@@ -92,7 +92,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "PRAGMA foreign_keys=ON;"
         ),
     }
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+    # A file, not memory, so the live server's threads share it; one per process, so that two
+    # test runs in the same folder never share one.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"test-db-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -121,5 +123,8 @@ REGISTRY_REQUIRED_SECTIONS = env_list(
     "REGISTRY_REQUIRED_SECTIONS", "Focus Areas,Boundaries,Delegate To"
 )
 REGISTRY_MAX_FILE_BYTES = int(os.environ.get("REGISTRY_MAX_FILE_BYTES", 256 * 1024))
+# An editor form carries a file twice (its fields, and the text they came from in base64), and
+# URL-encoding can triple a byte: room for that. A larger body gets a 413 page, not a crash.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, 10 * REGISTRY_MAX_FILE_BYTES)
 REGISTRY_NEW_AGENT_FOLDER = os.environ.get("REGISTRY_NEW_AGENT_FOLDER", "agents")
 REGISTRY_APPROVALS_REQUIRED = int(os.environ.get("REGISTRY_APPROVALS_REQUIRED", 1))

@@ -8,3 +8,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("registry.urls")),
 ]
+
+handler400 = "registry.views.bad_request"

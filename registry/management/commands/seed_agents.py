@@ -1,0 +1,122 @@
+"""Create many synthetic agents quickly, to measure the registry at scale (never on real data)."""
+
+import random
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
+
+from registry import search, validation
+from registry.document import AgentDocument
+from registry.models import Agent, Version, json_safe, required_sections, text_hash
+
+CATEGORIES = (
+    "architecture", "backend", "data", "design", "devops", "documentation", "frontend",
+    "infrastructure", "mobile", "quality", "security", "testing",
+)  # fmt: skip
+TOPICS = (
+    "api", "cache", "cloud", "compliance", "database", "deployment", "graphql", "kubernetes",
+    "latency", "logging", "migration", "monitoring", "payments", "performance", "privacy",
+    "queue", "react", "refactoring", "search", "streaming", "terraform", "typescript",
+)  # fmt: skip
+ROLES = ("architect", "engineer", "reviewer", "specialist", "strategist", "analyst")
+
+
+def generated_text(name: str, rng: random.Random, names: list[str]) -> str:
+    topics = rng.sample(TOPICS, 3)
+    delegates = [other for other in rng.sample(names, min(3, len(names))) if other != name][:2]
+    return (
+        "---\n"
+        f"name: {name}\n"
+        f"description: Handles {topics[0]} and {topics[1]} work; use it for {topics[2]} "
+        "questions too.\n"
+        f"category: {rng.choice(CATEGORIES)}\n"
+        "tools: Read, Grep, Glob\n"
+        "---\n\n"
+        f"# {name.replace('-', ' ').title()}\n\n"
+        f"You are an expert in {topics[0]}, {topics[1]} and {topics[2]}.\n\n"
+        "## Focus Areas\n"
+        + "".join(f"- **{topic.title()}**: reviews of {topic} choices\n" for topic in topics)
+        + "\n## Boundaries\n**Will:**\n"
+        f"- Advise on {topics[0]}\n\n**Will Not:**\n- Ship code without review\n\n"
+        "## Delegate To\n" + "".join(f"- **{other}** — for its own area\n" for other in delegates)
+    )
+
+
+class Command(BaseCommand):
+    help = (
+        "Create COUNT synthetic agents named PREFIX-<topic>-<role>-<n> in bulk, with their "
+        "versions, problems and search index, to measure pages on a large registry."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("count", type=int)
+        parser.add_argument("--prefix", default="generated")
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--batch-size", type=int, default=1000)
+
+    def handle(self, *args, count, prefix, seed, batch_size, **options):
+        if count < 1:
+            raise CommandError("COUNT must be at least 1")
+        if not validation.is_valid_name(f"{prefix}-x"):
+            raise CommandError(f"{prefix!r} cannot start an agent name")
+        rng = random.Random(seed)
+        first = Agent.objects.filter(name__startswith=f"{prefix}-").count() + 1
+        names = [
+            f"{prefix}-{rng.choice(TOPICS)}-{rng.choice(ROLES)}-{number}"
+            for number in range(first, first + count)
+        ]
+        for start in range(0, count, batch_size):
+            with transaction.atomic():
+                self.create_batch(names[start : start + batch_size], rng, names)
+            self.stderr.write(f"\r{min(start + batch_size, count)}/{count}", ending="")
+        self.stderr.write("")
+        Agent.objects.refresh_problems()
+        self.stdout.write(f"{count} agents created.")
+
+    def create_batch(self, batch: list[str], rng: random.Random, names: list[str]) -> None:
+        documents = {name: AgentDocument(generated_text(name, rng, names)) for name in batch}
+        agents = Agent.objects.bulk_create(
+            [
+                Agent(
+                    path=f"generated/{name}.md",
+                    key=name,
+                    name=name,
+                    description=document.frontmatter["description"],
+                    category=document.frontmatter["category"],
+                )
+                for name, document in documents.items()
+            ]
+        )
+        versions = []
+        for agent in agents:
+            document = documents[agent.name]
+            problems = validation.intrinsic_problems(document, required_sections())
+            errors, warnings = validation.counts(problems)
+            versions.append(
+                Version(
+                    agent=agent,
+                    number=1,
+                    text=document.text,
+                    sha256=text_hash(document.text),
+                    message="Generated",
+                    frontmatter=json_safe(document.frontmatter),
+                    problems=[problem.as_dict() for problem in problems],
+                    delegations=[
+                        [d.name, d.line, d.column] for d in validation.delegations(document)
+                    ],
+                    name_line=document.key_line("name") or 1,
+                    error_count=errors,
+                    warning_count=warnings,
+                )
+            )
+        versions = Version.objects.bulk_create(versions)
+        for agent, version in zip(agents, versions, strict=True):
+            agent.live_version = version
+        Agent.objects.bulk_update(agents, ["live_version"])
+        search.write_index(
+            connection,
+            [
+                (agent.pk, agent.name, agent.description, documents[agent.name].body)
+                for agent in agents
+            ],
+        )
