@@ -39,6 +39,12 @@ def search_terms(query: str) -> list[list[str]]:
     return [words for words in terms if words][:MAX_TERMS]
 
 
+def index_words(text: str) -> str:
+    """Text as the words search_terms finds in a query, so that both sides split alike
+    (PostgreSQL's own parser reads `helper-5` as `helper` and `-5`, which `5` never matches)."""
+    return " ".join(_WORD_RE.findall(unicodedata.normalize("NFKC", text).lower()))
+
+
 def fts5_query(query: str) -> str:
     """An FTS5 MATCH expression: every term must match, each as a phrase whose last word is a
     prefix (`"backend arch"* "api"*`). Empty when the text holds no words."""
@@ -76,7 +82,10 @@ def write_index(connection, rows: Iterable[tuple[int, str, str, str]]) -> None:
         elif connection.vendor == "postgresql":
             cursor.executemany(
                 f"UPDATE registry_agent SET search_vector = {PG_VECTOR_SQL} WHERE id = %s",
-                [(name, description, body, pk) for pk, name, description, body in rows],
+                [
+                    (index_words(name), index_words(description), index_words(body), pk)
+                    for pk, name, description, body in rows
+                ],
             )
 
 

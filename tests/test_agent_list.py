@@ -390,3 +390,17 @@ def test_seed_agents_creates_many_searchable_agents(reader):
     response = reader.get(LIST_URL, {"q": "bulk"})
     assert "120 agents found" in response.content.decode()
     assert len(listed(reader.get(LIST_URL, {"q": "kubernetes"}))) > 0
+
+
+@pytest.mark.django_db
+def test_searching_a_hyphenated_name_finds_that_agent(client, django_user_model):
+    import_files(
+        [
+            IncomingFile("agents/helper-5.md", agent_text("helper-5").encode()),
+            IncomingFile("agents/helper-6.md", agent_text("helper-6").encode()),
+        ]
+    )
+    client.force_login(django_user_model.objects.create_user("reader"))
+    page = client.get("/agents/", {"q": "helper-5"}).content.decode()
+    assert 'href="/agents/helper-5/"' in page
+    assert 'href="/agents/helper-6/"' not in page

@@ -17,8 +17,13 @@ def agents():
         IncomingFile(f"agents/{name}.md", (DEMO / f"{name}.md").read_bytes()) for name in DEMO_NAMES
     ]
     files += [
-        IncomingFile(f"agents/helper-{number}.md", agent_text(f"helper-{number}").encode())
-        for number in range(8)
+        IncomingFile(
+            f"agents/helper-{number}.md",
+            agent_text(f"helper-{number}", f"Knows {word} well.").encode(),
+        )
+        for number, word in enumerate(
+            ["kafka", "redis", "postgres", "terraform", "kubernetes", "zebrafish", "react", "rust"]
+        )
     ]
     report = import_files(files)
     assert report.stored
@@ -28,13 +33,13 @@ def test_search_narrows_the_list_and_opens_an_agent(page, live_server, sign_in, 
     sign_in(page)
     rows = page.locator("#results tbody tr")
     expect(rows).to_have_count(11)
-    page.get_by_label("Search").fill("helper-5")
+    page.get_by_label("Search").fill("zebrafish")
     expect(rows).to_have_count(1)
-    expect(page).to_have_url(re.compile(r"q=helper-5"))
+    expect(page).to_have_url(re.compile(r"q=zebrafish"))
     page.get_by_role("link", name="helper-5").click()
     expect(page.get_by_role("heading", name="helper-5", exact=True).first).to_be_visible()
     page.go_back()
-    expect(page.get_by_label("Search")).to_have_value("helper-5")
+    expect(page.get_by_label("Search")).to_have_value("zebrafish")
 
 
 def test_editing_a_description_saves_a_draft_with_a_one_line_diff(
