@@ -1,6 +1,7 @@
 """App configuration of the registry."""
 
 from django.apps import AppConfig
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import post_migrate
 
 # The roles and the permissions each needs (also created by migration 0003_roles).
@@ -24,6 +25,27 @@ def ensure_roles(sender=None, using="default", **kwargs):
         )
 
 
+def audit_sign_in(sender, request=None, user=None, **kwargs):
+    from .models import AuditEvent
+
+    AuditEvent.record("auth.sign_in", actor=user, request=request)
+
+
+def audit_failed_sign_in(sender, credentials=None, request=None, **kwargs):
+    from .models import AuditEvent
+
+    # The user name tried, never the password.
+    name = str((credentials or {}).get("username", ""))[:150]
+    AuditEvent.record("auth.sign_in_failed", request=request, name=name, username=name)
+
+
+def audit_sign_out(sender, request=None, user=None, **kwargs):
+    from .models import AuditEvent
+
+    if user is not None:
+        AuditEvent.record("auth.sign_out", actor=user, request=request)
+
+
 class RegistryConfig(AppConfig):
     name = "registry"
     verbose_name = "Agent registry"
@@ -32,3 +54,6 @@ class RegistryConfig(AppConfig):
     def ready(self):
         # Runs after auth's own post_migrate handler has created the permissions.
         post_migrate.connect(ensure_roles, sender=self)
+        user_logged_in.connect(audit_sign_in, dispatch_uid="registry-audit-sign-in")
+        user_login_failed.connect(audit_failed_sign_in, dispatch_uid="registry-audit-failed")
+        user_logged_out.connect(audit_sign_out, dispatch_uid="registry-audit-sign-out")

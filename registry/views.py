@@ -215,7 +215,8 @@ def _editor_url(agent: Agent | None) -> str:
 
 def _problems(document, agent: Agent | None) -> list[validation.Problem]:
     name = validation.agent_name(document) or ""
-    known, taken = Agent.objects.names_for_validation(name, exclude=agent)
+    wanted = [delegation.name for delegation in validation.delegations(document)]
+    known, taken = Agent.objects.names_for_validation(name, exclude=agent, wanted=wanted)
     return validation.validate(
         document,
         known,

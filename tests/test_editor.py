@@ -669,7 +669,7 @@ def test_second_save_with_a_stale_revision_shows_the_conflict_and_keeps_the_text
 def test_saving_a_change_that_left_editing_says_so(editor_client, architect):
     first = open_and_post(editor_client, edit_url(architect), "save", category="mine")
     values = form_values(editor_client.get(first["Location"]))
-    ChangeRequest.objects.update(status=ChangeRequest.Status.APPROVED)
+    ChangeRequest.objects.update(status=ChangeRequest.Status.PUBLISHED)
 
     response = post(editor_client, edit_url(architect), values, "save")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from registry.files import Progress
-from registry.models import Agent, export_agents
+from registry.models import Agent, AuditEvent, export_agents
 
 
 class Command(BaseCommand):
@@ -31,6 +31,15 @@ class Command(BaseCommand):
         progress = Progress("Exporting", total, sys.stderr)
         report = export_agents(root, check=check, prune=prune, progress=progress)
         progress.close()
+        if not check:
+            AuditEvent.record(
+                "export",
+                name="manage.py export_agents",
+                folder=str(root.resolve()),
+                written=report.written,
+                removed=report.removed,
+                refused=[path for path, _ in report.refused],
+            )
         for path, reason in report.refused:
             self.stderr.write(f"refused {path}: {reason}")
         if check:

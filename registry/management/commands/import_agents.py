@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from registry.files import Progress, find_markdown, read_limited
-from registry.models import IncomingFile, import_files
+from registry.models import AuditEvent, IncomingFile, import_files
 
 
 class Command(BaseCommand):
@@ -43,6 +43,18 @@ class Command(BaseCommand):
             incoming, dry_run=dry_run, skip_rejected=skip_rejected, progress=progress
         )
         progress.close()
+        if not dry_run:
+            AuditEvent.record(
+                "import",
+                name="manage.py import_agents",
+                folder=str(root.resolve()),
+                created=len(report.created),
+                updated=len(report.updated),
+                unchanged=len(report.unchanged),
+                conflicts=report.conflicts,
+                rejected=[path for path, _ in report.rejected],
+                stored=report.stored,
+            )
 
         for path, reason in report.rejected:
             self.stderr.write(f"rejected {path}: {reason}")

@@ -1,10 +1,11 @@
-"""Agents, their immutable versions, and proposed changes."""
+"""Agents and their immutable versions; importing and exporting their files."""
 
 from __future__ import annotations
 
 import hashlib
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,12 +16,11 @@ from django.db import connections, models, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
-from django.utils import timezone
 from django.utils.text import slugify
 
-from . import search, validation
-from .document import AgentDocument, DocumentError
-from .files import (
+from .. import search, validation
+from ..document import AgentDocument, DocumentError
+from ..files import (
     UnsafePath,
     clean_relative_path,
     read_existing,
@@ -111,11 +111,15 @@ class AgentQuerySet(models.QuerySet):
         if status == "warnings":
             return self.filter(warning_count__gt=0)
         if status == "open":
+            from .changes import ChangeRequest
+
             return self.filter(Exists(ChangeRequest.objects.active().filter(agent=OuterRef("pk"))))
         return self
 
     def for_list(self):
         """What a row of the agent list shows, in one query: no text of any version."""
+        from .changes import ChangeRequest
+
         return (
             self.select_related("live_version__author")
             .only(
@@ -161,13 +165,21 @@ class AgentQuerySet(models.QuerySet):
             )
 
     def names_for_validation(
-        self, name: str, exclude: Agent | None = None
+        self, name: str, exclude: Agent | None = None, wanted: Iterable[str] = ()
     ) -> tuple[set[str], list[str]]:
-        """(names Delegate To may point at, other agents' names equal to name ignoring case),
-        from one query, for validating a text that is not stored yet."""
+        """(those of the wanted names that active agents have, other agents' names equal to name
+        ignoring case), from one query that reads only those rows, for validating a text that
+        is not stored yet. `wanted` is the names the text delegates to."""
         lowered = (name or "").lower()
+        rows = (
+            self.active()
+            .annotate(name_lower=Lower("name"))
+            .filter(Q(name__in=list(wanted)) | Q(name_lower=lowered))
+            .exclude(name="")
+            .values_list("pk", "name")
+        )
         known, taken = set(), []
-        for pk, other in self.active().exclude(name="").values_list("pk", "name"):
+        for pk, other in rows:
             known.add(other)
             if other.lower() == lowered and (exclude is None or pk != exclude.pk):
                 taken.append(other)
@@ -639,121 +651,3 @@ def export_agents(root: Path, *, check: bool = False, prune: bool = False, progr
     if not check:
         Agent.objects.bulk_update(synced, ["synced_hash"], batch_size=500)
     return report
-
-
-# --- Change requests ------------------------------------------------------------------------
-
-
-class SaveConflict(Exception):
-    """Someone saved the change request since this copy of it was loaded."""
-
-    def __init__(self, change: ChangeRequest):
-        super().__init__("the change request was saved by someone else in the meantime")
-        self.change = change
-
-
-class ChangeRequestQuerySet(models.QuerySet):
-    def active(self):
-        return self.filter(status__in=ChangeRequest.ACTIVE_STATUSES)
-
-
-class ChangeRequest(models.Model):
-    """A proposed edit, new agent, restore or archive, on its way through review."""
-
-    class Kind(models.TextChoices):
-        EDIT = "edit", "Edit"
-        CREATE = "create", "New agent"
-        RESTORE = "restore", "Restore"
-        ARCHIVE = "archive", "Archive"
-
-    class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        OPEN = "open", "Open for review"
-        CHANGES_REQUESTED = "changes_requested", "Changes requested"
-        APPROVED = "approved", "Approved"
-        PUBLISHED = "published", "Published"
-        REJECTED = "rejected", "Rejected"
-        WITHDRAWN = "withdrawn", "Withdrawn"
-
-    ACTIVE_STATUSES = (
-        Status.DRAFT,
-        Status.OPEN,
-        Status.CHANGES_REQUESTED,
-        Status.APPROVED,
-    )
-    EDITABLE_STATUSES = (Status.DRAFT, Status.OPEN, Status.CHANGES_REQUESTED)
-
-    agent = models.ForeignKey(
-        Agent, null=True, blank=True, on_delete=models.PROTECT, related_name="changes"
-    )
-    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.EDIT)
-    status = models.CharField(
-        max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True
-    )
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="change_requests"
-    )
-    base_version = models.ForeignKey(
-        Version, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    text = models.TextField()
-    text_hash = models.CharField(max_length=64)
-    # Bumped by every save; a save names the revision it started from.
-    revision = models.PositiveIntegerField(default=1)
-    message = models.CharField(max_length=500, blank=True)
-    error_count = models.PositiveIntegerField(default=0)
-    warning_count = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    objects = ChangeRequestQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-updated_at"]
-        permissions = [
-            ("propose_change", "Can propose changes to agents"),
-            ("review_change", "Can review and approve changes"),
-            ("maintain_registry", "Can import, export and administer the registry"),
-        ]
-
-    def __str__(self) -> str:
-        return f"Change #{self.pk} ({self.get_status_display()})"
-
-    @property
-    def is_editable(self) -> bool:
-        return self.status in self.EDITABLE_STATUSES
-
-    @classmethod
-    def start_draft(
-        cls, *, author, text: str, message: str = "", agent: Agent | None = None, problems=()
-    ) -> ChangeRequest:
-        errors, warnings = validation.counts(problems)
-        return cls.objects.create(
-            agent=agent,
-            kind=cls.Kind.EDIT if agent else cls.Kind.CREATE,
-            author=author,
-            base_version=agent.live_version if agent else None,
-            text=text,
-            text_hash=text_hash(text),
-            message=message,
-            error_count=errors,
-            warning_count=warnings,
-        )
-
-    def save_text(self, text: str, message: str, expected_revision: int, problems=()) -> None:
-        """Store a new revision of the proposal, unless someone saved since expected_revision."""
-        errors, warnings = validation.counts(problems)
-        updated = ChangeRequest.objects.filter(
-            pk=self.pk, revision=expected_revision, status__in=self.EDITABLE_STATUSES
-        ).update(
-            text=text,
-            text_hash=text_hash(text),
-            message=message,
-            error_count=errors,
-            warning_count=warnings,
-            revision=models.F("revision") + 1,
-            updated_at=timezone.now(),
-        )
-        self.refresh_from_db()
-        if not updated:
-            raise SaveConflict(self)

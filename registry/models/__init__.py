@@ -1,0 +1,46 @@
+"""The registry's models: agents and versions, change requests and reviews, the audit log."""
+
+from .agents import (
+    Agent,
+    AgentQuerySet,
+    ExportReport,
+    ImmutableVersionError,
+    ImportReport,
+    IncomingFile,
+    Version,
+    db_text,
+    export_agents,
+    import_files,
+    json_safe,
+    max_file_bytes,
+    parse_text,
+    required_sections,
+    text_hash,
+)
+from .audit import AuditEvent, AuditLogIsAppendOnly
+from .changes import ChangeRequest, Comment, Review, SaveConflict, WorkflowError
+
+__all__ = [
+    "Agent",
+    "AgentQuerySet",
+    "AuditEvent",
+    "AuditLogIsAppendOnly",
+    "ChangeRequest",
+    "Comment",
+    "ExportReport",
+    "ImmutableVersionError",
+    "ImportReport",
+    "IncomingFile",
+    "Review",
+    "SaveConflict",
+    "Version",
+    "WorkflowError",
+    "db_text",
+    "export_agents",
+    "import_files",
+    "json_safe",
+    "max_file_bytes",
+    "parse_text",
+    "required_sections",
+    "text_hash",
+]
