@@ -14,7 +14,7 @@ UV_RUN = $(UV) run --frozen
 MANAGE = $(UV_RUN) python manage.py
 PYTEST_ARGS ?=
 
-.PHONY: uv install run test browser lint check
+.PHONY: uv install run serve test browser lint check
 
 uv:
 	@if [ -z "$$($(FIND_UV))" ]; then \
@@ -36,6 +36,20 @@ run: install
 	$(MANAGE) import_agents registry/demo
 	$(MANAGE) ensure_local_login
 	$(MANAGE) runserver 127.0.0.1:8000
+
+# Production: gunicorn, static files by whitenoise, DEBUG off, everything from the environment.
+serve: export DEBUG = false
+serve: install
+	@if [ -z "$${SECRET_KEY:-}" ]; then \
+		echo "make serve: set SECRET_KEY (and ALLOWED_HOSTS, DATABASE_URL; see README)" >&2; \
+		exit 1; \
+	fi
+	$(MANAGE) check --deploy --fail-level ERROR
+	$(MANAGE) migrate --noinput
+	$(MANAGE) collectstatic --noinput --verbosity 0
+	CONN_MAX_AGE=$${CONN_MAX_AGE:-60} $(UV_RUN) gunicorn agentsite.wsgi \
+		--bind $${BIND:-127.0.0.1:8000} --workers $${WORKERS:-3} \
+		--access-logfile - --forwarded-allow-ips="$${FORWARDED_ALLOW_IPS:-127.0.0.1}"
 
 # Debian's chromium, never a browser downloaded by Playwright.
 browser:
@@ -90,3 +104,6 @@ lint: install
 
 check: install
 	$(MANAGE) makemigrations --check --dry-run
+	DEBUG=false HTTPS=true ALLOWED_HOSTS=registry.example.com \
+		SECRET_KEY="$$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+		$(MANAGE) check --deploy --fail-level WARNING
