@@ -194,9 +194,7 @@ class ChangeRequest(models.Model):
         document = parse_text(self.text)
         name = validation.agent_name(document) or ""
         wanted = [delegation.name for delegation in validation.delegations(document)]
-        known, taken = Agent.objects.names_for_validation(
-            name, exclude=self.agent, wanted=wanted
-        )
+        known, taken = Agent.objects.names_for_validation(name, exclude=self.agent, wanted=wanted)
         return validation.validate(
             document, known, taken_names=taken, required_sections=required_sections()
         )
