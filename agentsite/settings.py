@@ -1,6 +1,7 @@
 """Settings of the agent registry, read from environment variables."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -38,10 +39,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    "axes",
     "registry",
 ]
 
 MIDDLEWARE = [
+    # First: the request id is set for everything below, and the metrics time all of it.
+    "registry.logging.RequestIdMiddleware",
+    "registry.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -53,6 +58,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "registry.middleware.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "agentsite.urls"
@@ -67,6 +74,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "registry.context_processors.review_queue",
             ],
         },
     },
@@ -145,7 +153,8 @@ SECURE_HSTS_PRELOAD = HTTPS
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-if env_bool("BEHIND_PROXY", False):
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+if BEHIND_PROXY:
     # The proxy in front says whether the client used HTTPS.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -153,6 +162,22 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/agents/"
 LOGOUT_REDIRECT_URL = "login"
+
+# Sign-in throttling (django-axes): AXES_FAILURE_LIMIT failed sign-ins for one user name from one
+# client address lock that pair out for the cool-off time, never for good; other users, and the
+# same user elsewhere, can still sign in. A correct password before the limit resets the count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair before the password
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", 5))
+AXES_COOLOFF_TIME = timedelta(minutes=max(1, int(os.environ.get("AXES_COOLOFF_MINUTES", 15))))
+AXES_RESET_ON_SUCCESS = True
+# Trying again while locked out does not restart the cool-off, so "wait N minutes" holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "registry.throttling.client_address"
+AXES_LOCKOUT_CALLABLE = "registry.throttling.lockout_response"
 
 # The registry's own settings.
 REGISTRY_REQUIRED_SECTIONS = env_list(
@@ -166,3 +191,38 @@ REGISTRY_NEW_AGENT_FOLDER = os.environ.get("REGISTRY_NEW_AGENT_FOLDER", "agents"
 REGISTRY_APPROVALS_REQUIRED = int(os.environ.get("REGISTRY_APPROVALS_REQUIRED", 1))
 # The git checkout that export and the drift check work on.
 REGISTRY_REPOSITORY_DIR = os.environ.get("REGISTRY_REPOSITORY_DIR", "")
+
+# Logs go to stdout: plain lines, or one JSON object a line with LOG_FORMAT=json. Each record
+# carries the id of the request it was written in (registry.logging).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "registry.logging.RequestIdFilter"}},
+    "formatters": {
+        "registry": {"()": "registry.logging.JsonFormatter"}
+        if LOG_FORMAT == "json"
+        else {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "registry",
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["stdout"], "level": os.environ.get("LOG_LEVEL", "INFO").upper()},
+    "loggers": {
+        # Django's default handlers (the console only with DEBUG, mail to admins) give way.
+        "django": {"handlers": [], "propagate": True},
+        "django.server": {"handlers": [], "propagate": True},
+        # Its start-up banner would precede every command's output on stdout.
+        "axes.apps": {"level": "WARNING"},
+    },
+}
+
+# /metrics: signed-in maintainers may read it; so may a request with the bearer token
+# METRICS_TOKEN when it is set, or else one from loopback unless a proxy stands in front.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOW_LOOPBACK = env_bool("METRICS_ALLOW_LOOPBACK", not env_bool("BEHIND_PROXY", False))

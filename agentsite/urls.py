@@ -4,11 +4,15 @@ from django.contrib import admin
 from django.urls import include, path
 
 from registry.health import healthz
+from registry.metrics import metrics_view
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("account/", include("registry.account_urls")),
+    path("api/", include("registry.api_urls")),
     path("", include("registry.urls")),
 ]
 

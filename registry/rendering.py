@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import html
+import re
 from dataclasses import dataclass
 
 import nh3
+from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 
 from .document import AgentDocument, split_lines, strip_ending
@@ -88,3 +91,262 @@ def changed_line_count(old: str, new: str) -> tuple[int, int]:
         sum(1 for line in diff if line.kind == "add"),
         sum(1 for line in diff if line.kind == "del"),
     )
+
+
+# --- Diff by frontmatter key and section -------------------------------------------------------
+
+# Words, runs of white space, and single other characters: what a word-level mark covers.
+_TOKEN_RE = re.compile(r"\w+|\s+|[^\w\s]")
+
+
+@dataclass(frozen=True)
+class SideBySideRow:
+    """One row of a side-by-side diff. The HTML is escaped text with <del>/<ins> word marks.
+
+    kind: "context" (the same line on both sides), "change" (the old line became the new one),
+    "del" (old side only), "add" (new side only), or "gap" (`skipped` unchanged lines left out).
+    """
+
+    kind: str
+    old_number: int | None = None
+    old_html: SafeString = SafeString("")
+    new_number: int | None = None
+    new_html: SafeString = SafeString("")
+    skipped: int = 0
+
+
+@dataclass(frozen=True)
+class DiffPart:
+    """One frontmatter key, the preamble or one section of two texts, compared; or a run of
+    unchanged ones collapsed into their labels.
+
+    kind: "field", "frontmatter" (YAML that cannot be read key by key, or lines outside any
+    key), "preamble", "section", "order" (parts that moved), "file" (a difference no line
+    shows) or "unchanged". status: "added", "removed", "changed", or "unchanged" for a
+    collapsed run. A part without rows says what changed in `note`."""
+
+    kind: str
+    label: str
+    status: str
+    rows: tuple[SideBySideRow, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    note: str = ""
+
+    @property
+    def count(self) -> int:
+        return len(self.unchanged)
+
+
+@dataclass(frozen=True)
+class _Unit:
+    kind: str
+    key: tuple
+    label: str
+    numbers: tuple[int, ...]  # 1-based file line of each line
+    lines: tuple[str, ...]  # without their endings
+
+
+def _units(text: str) -> list[_Unit]:
+    """The text cut into frontmatter keys, preamble and sections, each with its lines."""
+    document = AgentDocument(text)
+    lines = [strip_ending(line) for line in document.lines]
+
+    def unit(kind, key, label, indices):
+        indices = list(indices)
+        numbers = tuple(i + 1 for i in indices)
+        return _Unit(kind, key, label, numbers, tuple(lines[i] for i in indices))
+
+    units = []
+    if document.has_frontmatter and document.body_start > 0:
+        # Lines 1 .. body_start - 2 hold the YAML, between the two --- lines.
+        yaml_indices = range(1, document.body_start - 1)
+        spans = document.key_spans
+        if document.frontmatter_error is not None or not spans:
+            if yaml_indices:
+                units.append(unit("frontmatter", ("frontmatter",), "Frontmatter", yaml_indices))
+        else:
+            covered = set()
+            for key, span in spans.items():
+                indices = range(span.start + 1, span.end + 1)
+                covered.update(indices)
+                units.append(unit("field", ("field", key), key, indices))
+            rest = [i for i in yaml_indices if i not in covered and lines[i].strip()]
+            if rest:
+                units.append(
+                    unit("frontmatter", ("frontmatter-rest",), "Other frontmatter lines", rest)
+                )
+    sections = document.sections
+    preamble_end = sections[0].start if sections else len(lines)
+    if any(line.strip() for line in lines[document.body_start : preamble_end]):
+        units.append(
+            unit(
+                "preamble",
+                ("preamble",),
+                "Title and introduction",
+                range(document.body_start, preamble_end),
+            )
+        )
+    seen: dict[str, int] = {}
+    for section in sections:
+        occurrence = seen.get(section.key, 0)
+        seen[section.key] = occurrence + 1
+        units.append(
+            unit(
+                "section",
+                ("section", section.key, occurrence),
+                section.title,
+                range(section.start, section.end),
+            )
+        )
+    return units
+
+
+def _paired(old_units: list[_Unit], new_units: list[_Unit]):
+    """(old, new) pairs by key, in the new text's order; a unit only the old text has comes
+    right after the unit that preceded it there."""
+    old_by_key = {unit.key: unit for unit in old_units}
+    new_keys = {unit.key for unit in new_units}
+    removed_after: dict[tuple | None, list[_Unit]] = {}
+    previous = None
+    for unit in old_units:
+        if unit.key in new_keys:
+            previous = unit.key
+        else:
+            removed_after.setdefault(previous, []).append(unit)
+    pairs = [(unit, None) for unit in removed_after.get(None, [])]
+    for unit in new_units:
+        pairs.append((old_by_key.get(unit.key), unit))
+        pairs.extend((removed, None) for removed in removed_after.get(unit.key, []))
+    return pairs
+
+
+def _word_opcodes(old_tokens: list[str], new_tokens: list[str]):
+    """SequenceMatcher's opcodes, with white space alone between two changes counted as
+    changed too, so that a changed phrase is one mark rather than one per word."""
+    opcodes = difflib.SequenceMatcher(None, old_tokens, new_tokens, autojunk=False).get_opcodes()
+    merged: list[list] = []
+    for index, (tag, i1, i2, j1, j2) in enumerate(opcodes):
+        between_changes = 0 < index < len(opcodes) - 1
+        if (
+            tag == "equal"
+            and between_changes
+            and all(not token.strip() for token in old_tokens[i1:i2])
+        ):
+            tag = "replace"
+        if merged and tag != "equal" and merged[-1][0] != "equal":
+            merged[-1][0] = "replace"
+            merged[-1][2], merged[-1][4] = i2, j2
+        else:
+            merged.append([tag, i1, i2, j1, j2])
+    return merged
+
+
+def word_marks(old: str, new: str) -> tuple[SafeString, SafeString]:
+    """Two versions of a line as escaped HTML: removed words in <del>, added ones in <ins>."""
+    old_tokens, new_tokens = _TOKEN_RE.findall(old), _TOKEN_RE.findall(new)
+    old_html, new_html = [], []
+    for tag, i1, i2, j1, j2 in _word_opcodes(old_tokens, new_tokens):
+        old_part = html.escape("".join(old_tokens[i1:i2]))
+        new_part = html.escape("".join(new_tokens[j1:j2]))
+        if tag == "equal":
+            old_html.append(old_part)
+            new_html.append(new_part)
+            continue
+        if old_part:
+            old_html.append(f"<del>{old_part}</del>")
+        if new_part:
+            new_html.append(f"<ins>{new_part}</ins>")
+    return mark_safe("".join(old_html)), mark_safe("".join(new_html))
+
+
+def _escaped(line: str) -> SafeString:
+    return mark_safe(html.escape(line))
+
+
+def _marked(tag: str, line: str) -> SafeString:
+    """A whole line removed or added: all of it marked (nothing, when it is blank)."""
+    return mark_safe(f"<{tag}>{html.escape(line)}</{tag}>" if line else "")
+
+
+def _rows(old: _Unit | None, new: _Unit | None, context: int) -> tuple[SideBySideRow, ...]:
+    old_lines, old_numbers = (old.lines, old.numbers) if old else ((), ())
+    new_lines, new_numbers = (new.lines, new.numbers) if new else ((), ())
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    rows: list[SideBySideRow] = []
+    shown_until = 0  # index in old_lines after the last row shown
+    for group in matcher.get_grouped_opcodes(context):
+        if group[0][1] > shown_until:
+            rows.append(SideBySideRow("gap", skipped=group[0][1] - shown_until))
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                rows.extend(
+                    SideBySideRow(
+                        "context",
+                        old_numbers[i],
+                        _escaped(old_lines[i]),
+                        new_numbers[j],
+                        _escaped(new_lines[j]),
+                    )
+                    for i, j in zip(range(i1, i2), range(j1, j2), strict=True)
+                )
+                continue
+            for offset in range(max(i2 - i1, j2 - j1)):
+                i, j = i1 + offset, j1 + offset
+                if i < i2 and j < j2:
+                    old_html, new_html = word_marks(old_lines[i], new_lines[j])
+                    rows.append(
+                        SideBySideRow("change", old_numbers[i], old_html, new_numbers[j], new_html)
+                    )
+                elif i < i2:
+                    rows.append(SideBySideRow("del", old_numbers[i], _marked("del", old_lines[i])))
+                else:
+                    marked = _marked("ins", new_lines[j])
+                    rows.append(SideBySideRow("add", new_number=new_numbers[j], new_html=marked))
+        shown_until = group[-1][2]
+    if rows and shown_until < len(old_lines):
+        rows.append(SideBySideRow("gap", skipped=len(old_lines) - shown_until))
+    return tuple(rows)
+
+
+def structured_diff(old: str, new: str, context: int = 3) -> list[DiffPart]:
+    """Two agent texts compared part by part: frontmatter keys paired by key, sections by their
+    normalized heading (so a section that moved is compared with itself), the preamble with
+    the preamble. Changed parts carry side-by-side rows with word marks; each run of unchanged
+    parts is collapsed into one part listing them."""
+    parts: list[DiffPart] = []
+    unchanged: list[str] = []
+
+    def collapse():
+        if unchanged:
+            parts.append(DiffPart("unchanged", "", "unchanged", unchanged=tuple(unchanged)))
+            unchanged.clear()
+
+    old_units, new_units = _units(old), _units(new)
+    for old_unit, new_unit in _paired(old_units, new_units):
+        unit = new_unit or old_unit
+        if old_unit is not None and new_unit is not None and old_unit.lines == new_unit.lines:
+            unchanged.append(unit.label)
+            continue
+        collapse()
+        status = "added" if old_unit is None else "removed" if new_unit is None else "changed"
+        parts.append(DiffPart(unit.kind, unit.label, status, _rows(old_unit, new_unit, context)))
+    collapse()
+    common = {unit.key for unit in old_units} & {unit.key for unit in new_units}
+    old_order = [unit.key for unit in old_units if unit.key in common]
+    new_order = [unit for unit in new_units if unit.key in common]
+    if old_order != [unit.key for unit in new_order]:
+        order = ", ".join(unit.label for unit in new_order)
+        parts.append(
+            DiffPart("order", "Order", "changed", note=f"Parts moved; the order is now: {order}.")
+        )
+    if old != new and all(part.status == "unchanged" for part in parts):
+        parts.append(
+            DiffPart(
+                "file",
+                "Whole file",
+                "changed",
+                note="The texts differ only in line endings, a byte order mark or the end of "
+                "the last line.",
+            )
+        )
+    return parts

@@ -3,7 +3,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import views
+from . import drift, views
 
 app_name = "registry"
 
@@ -15,4 +15,18 @@ urlpatterns = [
     path("agents/<slug:key>/edit/", views.agent_edit, name="agent_edit"),
     path("agents/<slug:key>/", views.agent_detail, name="agent_detail"),
     path("agents/<slug:key>/download/", views.agent_download, name="agent_download"),
+    path("agents/<slug:key>/history/", views.agent_history, name="agent_history"),
+    path("agents/<slug:key>/compare/", views.agent_compare, name="agent_compare"),
+    path(
+        "agents/<slug:key>/versions/<int:number>/restore/",
+        views.agent_restore,
+        name="agent_restore",
+    ),
+    path("agents/<slug:key>/archive/", views.agent_archive, name="agent_archive"),
+    path("changes/", views.change_queue, name="change_queue"),
+    path("changes/<int:pk>/", views.change_detail, name="change_detail"),
+    path("changes/<int:pk>/<slug:action>/", views.change_action, name="change_action"),
+    path("audit/", views.audit_log, name="audit_log"),
+    path("drift/", drift.drift_page, name="drift"),
+    path("drift/import/", drift.drift_import, name="drift_import"),
 ]

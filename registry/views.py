@@ -7,22 +7,31 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import RequestDataTooBig, ValidationError
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import F
+from django.db.models import Case, F, Q, Value, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import content_disposition_header
 from django.views import defaults
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from . import editor, validation
-from .models import Agent, ChangeRequest, SaveConflict
-from .rendering import changed_line_count, render_markdown, unified_diff
+from .metrics import timed_validation
+from .models import (
+    Agent,
+    AuditEvent,
+    ChangeRequest,
+    SaveConflict,
+    Version,
+    WorkflowError,
+    parse_text,
+)
+from .rendering import changed_line_count, render_markdown, structured_diff, unified_diff
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -70,12 +79,12 @@ class AgentListFilters(forms.Form):
 @require_GET
 def agent_list(request: HtmxHttpRequest):
     filters = AgentListFilters(request.GET).chosen()
-    agents = Agent.objects.all() if filters["archived"] else Agent.objects.active()
-    if filters["q"]:
-        agents = agents.search(filters["q"])
-    if filters["category"]:
-        agents = agents.filter(category=filters["category"])
-    agents = agents.with_status(filters["status"]).for_list()
+    agents = Agent.objects.listed(
+        q=filters["q"],
+        category=filters["category"],
+        status=filters["status"],
+        archived=filters["archived"],
+    ).for_list()
     page = Paginator(agents.order_by(*AGENT_ORDERINGS[filters["sort"]]), AGENTS_PER_PAGE).get_page(
         request.GET.get("page")
     )
@@ -169,7 +178,12 @@ MESSAGE_MAX_LENGTH = ChangeRequest._meta.get_field("message").max_length
 
 
 def _changes_of(agent: Agent | None):
-    changes = ChangeRequest.objects.select_related("author", "base_version").filter(agent=agent)
+    # An archive's text is the live one, not the author's: it is never edited.
+    changes = (
+        ChangeRequest.objects.select_related("author", "base_version")
+        .filter(agent=agent)
+        .exclude(kind=ChangeRequest.Kind.ARCHIVE)
+    )
     return changes if agent else changes.filter(kind=ChangeRequest.Kind.CREATE)
 
 
@@ -199,8 +213,9 @@ def _opened_text(agent: Agent | None, change: ChangeRequest | None) -> str:
 
 
 def _base_text(agent: Agent | None, change: ChangeRequest | None) -> str:
-    """What the diff is against: the version the change started from, or the live version."""
-    if change is not None:
+    """What the diff is against: the version the change started from, or the live version
+    (also for a change in conflict with it: saving bases the change on the live version)."""
+    if change is not None and not (change.conflicts and agent is not None):
         return change.base_version.text if change.base_version else ""
     if agent is not None and agent.live_version is not None:
         return agent.live_version.text
@@ -217,12 +232,13 @@ def _problems(document, agent: Agent | None) -> list[validation.Problem]:
     name = validation.agent_name(document) or ""
     wanted = [delegation.name for delegation in validation.delegations(document)]
     known, taken = Agent.objects.names_for_validation(name, exclude=agent, wanted=wanted)
-    return validation.validate(
-        document,
-        known,
-        taken_names=taken,
-        required_sections=settings.REGISTRY_REQUIRED_SECTIONS,
-    )
+    with timed_validation("editor"):
+        return validation.validate(
+            document,
+            known,
+            taken_names=taken,
+            required_sections=settings.REGISTRY_REQUIRED_SECTIONS,
+        )
 
 
 def _render_editor(
@@ -246,13 +262,31 @@ def _render_editor(
     name = validation.agent_name(document) or ""
     structured = form.mode == editor.STRUCTURED
     shown = form.shown if structured else None
+    others_change = change is not None and change.author_id != request.user.pk
+    # Parts that clashed with a change published since this one began: shown with what was
+    # published, and a save then bases the change on the live version.
+    merge_conflicts = change.conflicts if change is not None and agent is not None else []
     context = {
         "agent": agent,
         "change": change,
         "form": form,
         "heading": f"Edit {agent.display_name}" if agent else "New agent",
         "form_url": _editor_url(agent),
-        "can_edit": request.user.has_perm("registry.propose_change"),
+        "can_edit": request.user.has_perm("registry.propose_change") and not others_change,
+        "others_change": others_change,
+        # The change page is where a saved draft goes next: it is submitted for review there.
+        "submit_next": change is not None
+        and not others_change
+        and change.status in (ChangeRequest.Status.DRAFT, ChangeRequest.Status.CHANGES_REQUESTED),
+        "merge_conflicts": merge_conflicts,
+        "published_meanwhile": (
+            unified_diff(
+                change.base_version.text if change.base_version else "",
+                agent.live_version.text if agent.live_version else "",
+            )
+            if merge_conflicts
+            else []
+        ),
         "slots": slots,
         "field_rows": form.field_rows(slots) if structured else [],
         "section_rows": form.section_rows(slots) if structured else [],
@@ -314,6 +348,12 @@ def _editor_page(request: HtmxHttpRequest, agent: Agent | None):
 @permission_required("registry.propose_change", raise_exception=True)
 def _editor_post(request: HtmxHttpRequest, agent: Agent | None):
     change = _opened_change(request, agent, request.POST.get("change"))
+    if change is not None and change.author_id != request.user.pk:
+        reason = "only the author of a change can edit it"
+        AuditEvent.record(
+            "change.save.denied", actor=request.user, obj=change, request=request, reason=reason
+        )
+        raise PermissionDenied(reason)
     form = editor.EditorForm(
         _opened_text(agent, change), request.POST, max_bytes=settings.REGISTRY_MAX_FILE_BYTES
     )
@@ -382,13 +422,21 @@ def _editor_save(
     problems = _problems(form.document, agent)
     if change is None:
         change = ChangeRequest.start_draft(
-            author=request.user, text=text, message=message, agent=agent, problems=problems
+            author=request.user,
+            text=text,
+            message=message,
+            agent=agent,
+            problems=problems,
+            base_version=_posted_version(request, agent, "base"),
         )
     else:
         posted = request.POST.get("conflict_revision" if overwrite else "revision", "")
         expected = int(posted) if posted.isdigit() else 0
+        # Rebased only when the form showed the conflict the author is resolving, and onto the
+        # live version the form showed: if another was published since, publishing merges again.
+        rebase = _posted_version(request, agent, "rebase") if change.conflicts else None
         try:
-            change.save_text(text, message, expected, problems)
+            change.save_text(text, message, expected, problems, rebase=rebase)
         except SaveConflict as conflict:
             # The form keeps the revision the user started from; only "Save anyway" uses theirs.
             started = request.POST.get("revision", "")
@@ -410,6 +458,14 @@ def _editor_save(
     if request.htmx:
         return HttpResponseClientRedirect(url)
     return redirect(url)
+
+
+def _posted_version(request: HttpRequest, agent: Agent | None, field: str) -> Version | None:
+    """The version of this agent whose id the form carried in field, if any."""
+    posted = request.POST.get(field, "")
+    if agent is None or not posted.isdigit():
+        return None
+    return Version.objects.filter(agent=agent, pk=int(posted)).first()
 
 
 def _name_error(agent: Agent | None, document) -> str:
@@ -447,3 +503,352 @@ def bad_request(request: HtmxHttpRequest, exception: Exception):
         response["HX-Reswap"] = "none"
         return response
     return render(request, "registry/request_too_large.html", context, status=413)
+
+
+# --- Change requests, the review queue, history, the audit log --------------------------------
+
+DIFF_VIEWS = ("split", "unified")
+RECENTLY_PUBLISHED = 20
+MY_CHANGES_SHOWN = 50
+AUDIT_EVENTS_PER_PAGE = 50
+NOTE_MAX_LENGTH = 10_000
+CHANGE_ACTIONS = {
+    "submit": "Submitted for review.",
+    "approve": "Approved.",
+    "request_changes": "Changes requested: the author has been asked to revise it.",
+    "reject": "Rejected.",
+    "withdraw": "Withdrawn.",
+    "publish": "Published.",
+    "comment": "Comment added.",
+}
+
+
+def _require_permission(request: HttpRequest, permission: str, action: str, reason: str, **details):
+    """Refuse (403) a user without permission, recording the attempt in the audit log."""
+    if not request.user.has_perm(permission):
+        AuditEvent.record(
+            f"{action}.denied", actor=request.user, request=request, reason=reason, **details
+        )
+        raise PermissionDenied(reason)
+
+
+def _wants_fragment(request: HtmxHttpRequest) -> bool:
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def _diff_context(request: HttpRequest, old: str, new: str) -> dict:
+    """The diff of two texts as the page shows it: by part side by side, or unified."""
+    view = request.GET.get("view", "")
+    view = view if view in DIFF_VIEWS else "split"
+    return {
+        "diff_view": view,
+        "parts": structured_diff(old, new) if view == "split" else [],
+        "unified": unified_diff(old, new) if view == "unified" else [],
+        "texts_differ": old != new,
+    }
+
+
+def _with_vary(response: HttpResponse) -> HttpResponse:
+    # The same URL answers with a fragment or a page: caches must tell them apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def change_editor_url(change: ChangeRequest) -> str:
+    """Where the author edits a change: its agent's editor, or the new-agent editor."""
+    if change.agent_id and change.kind != ChangeRequest.Kind.CREATE:
+        return f"{reverse('registry:agent_edit', args=[change.agent.key])}?change={change.pk}"
+    return f"{reverse('registry:agent_new')}?change={change.pk}"
+
+
+def _new_agent_place(change: ChangeRequest) -> tuple[str, str]:
+    """(name, path its file will have) of a proposed new agent; empty where not yet valid."""
+    try:
+        name = validation.agent_name(parse_text(change.text)) or ""
+    except ValidationError:
+        return "", ""
+    if not validation.is_valid_name(name):
+        return name, ""
+    return name, Agent.path_for_name(name)
+
+
+@require_GET
+def change_detail(request: HtmxHttpRequest, pk: int):
+    change = get_object_or_404(
+        ChangeRequest.objects.select_related(
+            "agent", "author", "base_version", "published_version"
+        ),
+        pk=pk,
+    )
+    base_text = change.base_version.text if change.base_version else ""
+    context = {"change": change, **_diff_context(request, base_text, change.text)}
+    template = "registry/change_detail.html"
+    if _wants_fragment(request):
+        return _with_vary(render(request, f"{template}#diff", context))
+
+    problems, unreadable = [], ""
+    if change.is_active and change.kind != ChangeRequest.Kind.ARCHIVE:
+        try:
+            problems = validation.sort_problems(change.current_problems())
+        except ValidationError as error:
+            unreadable = " ".join(error.messages)
+    reviews = list(change.reviews.select_related("reviewer"))
+    for review in reviews:
+        review.change = change  # Review.is_stale compares with it; no query per review
+    new_name, new_path = ("", "") if change.agent_id else _new_agent_place(change)
+    actions = change.allowed_actions(request.user)
+    context.update(
+        {
+            "problems": problems,
+            "error_count": sum(1 for problem in problems if problem.is_error),
+            "unreadable": unreadable,
+            "reviews": reviews,
+            "comments": change.comments.select_related("author"),
+            "valid_approvals": change.valid_approvals().count(),
+            "approvals_required": settings.REGISTRY_APPROVALS_REQUIRED,
+            "actions": actions,
+            # The workflow steps the side panel offers (editing and comments have their places).
+            "step_actions": actions - {"comment", "edit"},
+            "editor_url": change_editor_url(change),
+            "new_name": new_name,
+            "new_path": new_path,
+        }
+    )
+    return _with_vary(render(request, template, context))
+
+
+@require_POST
+def change_action(request: HtmxHttpRequest, pk: int, action: str):
+    """One step of the workflow, taken by the model, which checks who may take it."""
+    if action not in CHANGE_ACTIONS:
+        raise Http404("No such action.")
+    change = get_object_or_404(ChangeRequest, pk=pk)
+    note = request.POST.get("note", "").strip()[:NOTE_MAX_LENGTH]
+    revision = change.revision
+    try:
+        if action == "submit":
+            change.submit(request.user, request=request)
+        elif action in {"approve", "request_changes"}:
+            # The hash of the text the reviewer was shown: a text changed since is refused.
+            seen_hash = request.POST.get("seen_hash", "")
+            review = change.approve if action == "approve" else change.request_changes
+            review(request.user, note, request, seen_hash=seen_hash)
+        elif action == "reject":
+            change.reject(request.user, note, request)
+        elif action == "withdraw":
+            change.withdraw(request.user, request)
+        elif action == "publish":
+            change.publish(request.user, request)
+        else:
+            change.comment(request.user, request.POST.get("body", ""), request)
+    except WorkflowError as error:
+        messages.error(request, f"Nothing was done: {error}.")
+    else:
+        _report_outcome(request, change, action, revision)
+    url = reverse("registry:change_detail", args=[change.pk])
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+def _report_outcome(request: HttpRequest, change: ChangeRequest, action: str, revision: int):
+    if change.status == ChangeRequest.Status.PUBLISHED and action in {"approve", "publish"}:
+        if change.published_version_id:
+            outcome = f"published as version {change.published_version.number}"
+        else:
+            outcome = "published: the agent is archived"
+        messages.success(request, f"{CHANGE_ACTIONS[action]} The change is {outcome}.")
+    elif change.conflicts and action in {"approve", "publish"}:
+        messages.warning(
+            request,
+            "The live version changed since this change began and both touch "
+            f"{', '.join(change.conflicts)}: it was not published. The author must resolve the "
+            "conflict in the editor.",
+        )
+    elif change.revision != revision and action in {"approve", "publish"}:
+        messages.warning(
+            request,
+            "The live version changed since this change began; the two were merged into a new "
+            "revision, which needs a fresh approval. Nothing was published.",
+        )
+    else:
+        messages.success(request, CHANGE_ACTIONS[action])
+
+
+@require_GET
+def change_queue(request: HtmxHttpRequest):
+    user = request.user
+    changes = ChangeRequest.objects.select_related("agent", "author").defer("text")
+    can_review = user.has_perm("registry.review_change")
+    waiting = (
+        changes.waiting_for(user)
+        .filter(status=ChangeRequest.Status.OPEN)
+        .exclude(author=user)
+        .order_by("updated_at")
+        if can_review
+        else None
+    )
+    mine = (
+        changes.filter(author=user)
+        .annotate(
+            closed=Case(
+                When(status__in=ChangeRequest.ACTIVE_STATUSES, then=Value(0)), default=Value(1)
+            )
+        )
+        .order_by("closed", "-updated_at")[:MY_CHANGES_SHOWN]
+    )
+    published = changes.filter(status=ChangeRequest.Status.PUBLISHED).order_by("-updated_at")[
+        :RECENTLY_PUBLISHED
+    ]
+    context = {
+        "can_review": can_review,
+        "can_propose": user.has_perm("registry.propose_change"),
+        "waiting": waiting,
+        "mine": mine,
+        "published": published,
+    }
+    return render(request, "registry/change_queue.html", context)
+
+
+# History, compare, restore, archive ---------------------------------------------------------
+
+
+@require_GET
+def agent_history(request: HttpRequest, key: str):
+    agent = get_object_or_404(Agent, key=key)
+    versions = list(
+        agent.versions.select_related("author")
+        .only("agent_id", "number", "created_at", "message", "author__username")
+        .order_by("-number")
+    )
+    context = {
+        "agent": agent,
+        "versions": versions,
+        "compare_b": versions[0].number if versions else None,
+        "compare_a": versions[1].number if len(versions) > 1 else None,
+        "can_propose": request.user.has_perm("registry.propose_change") and not agent.archived,
+    }
+    return render(request, "registry/agent_history.html", context)
+
+
+def _version_number(value: str | None, default: int | None) -> int:
+    if value in (None, ""):
+        if default is None:
+            raise Http404("No such version.")
+        return default
+    if not value.isdigit():
+        raise Http404("No such version.")
+    return int(value)
+
+
+@require_GET
+def agent_compare(request: HtmxHttpRequest, key: str):
+    """Two versions of an agent compared; by default the live one with the one before it."""
+    agent = get_object_or_404(Agent.objects.select_related("live_version"), key=key)
+    newest = agent.versions.order_by("-number").values_list("number", flat=True).first()
+    b = _version_number(request.GET.get("b"), newest)
+    a = _version_number(request.GET.get("a"), max(b - 1, 1))
+    a, b = min(a, b), max(a, b)
+    versions = agent.versions.select_related("author").filter(number__in=[a, b])
+    found = {version.number: version for version in versions}
+    if a not in found or b not in found:
+        raise Http404("No such version.")
+    old, new = found[a], found[b]
+    context = {
+        "agent": agent,
+        "old": old,
+        "new": new,
+        **_diff_context(request, old.text, new.text),
+    }
+    template = "registry/agent_compare.html"
+    if _wants_fragment(request):
+        template += "#diff"
+    return _with_vary(render(request, template, context))
+
+
+@require_POST
+def agent_restore(request: HttpRequest, key: str, number: int):
+    """Propose putting an old version's text back: a change request, published after review."""
+    _require_permission(
+        request,
+        "registry.propose_change",
+        "agent.restore",
+        "only editors can propose restoring a version",
+        key=key,
+        version=number,
+    )
+    agent = get_object_or_404(Agent, key=key)
+    version = get_object_or_404(Version.objects.select_related("agent"), agent=agent, number=number)
+    if version.pk == agent.live_version_id:
+        messages.error(request, f"Version {number} is the live version already.")
+        return redirect("registry:agent_history", key=agent.key)
+    change = ChangeRequest.propose_restore(version, request.user, request=request)
+    messages.success(
+        request,
+        f"Change #{change.pk} proposes restoring version {number}. Submit it for review: "
+        "nothing changes until it is approved.",
+    )
+    return redirect("registry:change_detail", pk=change.pk)
+
+
+@require_POST
+def agent_archive(request: HttpRequest, key: str):
+    """Propose archiving an agent: a change request, carried out after review."""
+    _require_permission(
+        request,
+        "registry.propose_change",
+        "agent.archive",
+        "only editors can propose archiving an agent",
+        key=key,
+    )
+    agent = get_object_or_404(Agent.objects.select_related("live_version"), key=key)
+    if agent.archived:
+        messages.error(request, f"{agent.display_name} is archived already.")
+        return redirect("registry:agent_detail", key=agent.key)
+    change = ChangeRequest.propose_archive(agent, request.user, request=request)
+    messages.success(
+        request,
+        f"Change #{change.pk} proposes archiving {agent.display_name}. Submit it for review: "
+        "nothing changes until it is approved.",
+    )
+    return redirect("registry:change_detail", pk=change.pk)
+
+
+# The audit log ----------------------------------------------------------------------------
+
+
+@require_GET
+def audit_log(request: HtmxHttpRequest):
+    _require_permission(
+        request,
+        "registry.maintain_registry",
+        "audit_log.view",
+        "only maintainers can read the audit log",
+    )
+    filters = {name: request.GET.get(name, "").strip() for name in ("agent", "user", "action")}
+    events = AuditEvent.objects.select_related("agent")
+    if filters["agent"]:
+        events = events.filter(
+            Q(agent__key=filters["agent"]) | Q(agent__name__icontains=filters["agent"])
+        )
+    if filters["user"]:
+        events = events.filter(actor_name__iexact=filters["user"])
+    if filters["action"]:
+        events = events.filter(action=filters["action"])
+    page = Paginator(events, AUDIT_EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "rows": [
+            (event, json.dumps(event.details, ensure_ascii=False, separators=(",", ":")))
+            for event in page
+        ],
+        "filters": filters,
+        # Evaluated only by the whole page, not by the results fragment.
+        "actions": AuditEvent.objects.order_by("action")
+        .values_list("action", flat=True)
+        .distinct(),
+    }
+    template = "registry/audit_log.html"
+    if _wants_fragment(request):
+        template += "#results"
+    return _with_vary(render(request, template, context))

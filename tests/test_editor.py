@@ -1009,3 +1009,17 @@ def test_every_editor_response_forbids_inline_scripts(editor_client, architect, 
         assert "'unsafe-inline'" not in script_src
         assert "'unsafe-eval'" not in script_src
         assert "<script>" not in response.content.decode()
+
+
+def test_a_new_draft_is_based_on_the_version_the_form_was_loaded_from(editor_client, architect):
+    loaded_from = architect.live_version
+    values = form_values(editor_client.get(edit_url(architect)))
+    meanwhile = loaded_from.text.replace("category: engineering", "category: platform")
+    architect.add_version(meanwhile, None, "Published while the form was open")
+
+    values["description"] = "Designs reliable backend systems."
+    post(editor_client, edit_url(architect), values, "save")
+
+    change = ChangeRequest.objects.get(agent=architect)
+    assert change.base_version == loaded_from
+    assert "category: engineering" in change.text

@@ -1,4 +1,4 @@
-"""The registry's models: agents and versions, change requests and reviews, the audit log."""
+"""The registry's models: agents, versions, change requests, reviews, the audit log, API tokens."""
 
 from .agents import (
     Agent,
@@ -19,9 +19,11 @@ from .agents import (
 )
 from .audit import AuditEvent, AuditLogIsAppendOnly
 from .changes import ChangeRequest, Comment, Review, SaveConflict, WorkflowError
+from .tokens import ApiToken
 
 __all__ = [
     "Agent",
+    "ApiToken",
     "AgentQuerySet",
     "AuditEvent",
     "AuditLogIsAppendOnly",

@@ -116,6 +116,16 @@ class AgentQuerySet(models.QuerySet):
             return self.filter(Exists(ChangeRequest.objects.active().filter(agent=OuterRef("pk"))))
         return self
 
+    def listed(self, *, q: str = "", category: str = "", status: str = "", archived: bool = False):
+        """The agents the list shows for its filters (the list page and the API): active ones
+        unless archived, matching the search q, in the category, with the status."""
+        agents = self if archived else self.active()
+        if q:
+            agents = agents.search(q)
+        if category:
+            agents = agents.filter(category=category)
+        return agents.with_status(status)
+
     def for_list(self):
         """What a row of the agent list shows, in one query: no text of any version."""
         from .changes import ChangeRequest
@@ -184,6 +194,18 @@ class AgentQuerySet(models.QuerySet):
             if other.lower() == lowered and (exclude is None or pk != exclude.pk):
                 taken.append(other)
         return known, taken
+
+    def problems_of(
+        self, document: AgentDocument, exclude: Agent | None = None
+    ) -> list[validation.Problem]:
+        """A text's problems as the editor shows them: its own, and those against the registry
+        (names it delegates to, a name other agents have). exclude: the agent the text is for."""
+        name = validation.agent_name(document) or ""
+        wanted = [delegation.name for delegation in validation.delegations(document)]
+        known, taken = self.names_for_validation(name, exclude=exclude, wanted=wanted)
+        return validation.validate(
+            document, known, taken_names=taken, required_sections=required_sections()
+        )
 
     def unique_key(self, name: str, path: str, exclude: Agent | None = None) -> str:
         """The URL key: the name when it is a valid slug not taken, else one made from the path."""

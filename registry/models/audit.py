@@ -19,9 +19,12 @@ class AuditEventQuerySet(models.QuerySet):
 
 
 def client_address(request) -> str | None:
+    """The client's address, the proxy's X-Forwarded-For entry when behind one."""
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    from ..throttling import client_address as address_of
+
+    return address_of(request)
 
 
 class AuditEvent(models.Model):

@@ -9,6 +9,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from .. import validation
+from ..metrics import timed_validation
 from .agents import Agent, Version, parse_text, required_sections, text_hash
 from .audit import AuditEvent
 
@@ -136,6 +137,7 @@ class ChangeRequest(models.Model):
         problems=(),
         kind: str | None = None,
         request=None,
+        base_version: Version | None = None,
     ) -> ChangeRequest:
         errors, warnings = validation.counts(problems)
         with transaction.atomic():
@@ -143,7 +145,7 @@ class ChangeRequest(models.Model):
                 agent=agent,
                 kind=kind or (cls.Kind.EDIT if agent else cls.Kind.CREATE),
                 author=author,
-                base_version=agent.live_version if agent else None,
+                base_version=(base_version or agent.live_version) if agent else None,
                 text=text,
                 text_hash=text_hash(text),
                 message=message,
@@ -159,7 +161,9 @@ class ChangeRequest(models.Model):
         """Store a new revision of the proposal, unless someone saved since expected_revision.
 
         An approved change goes back to open: its approvals were for the old text. With rebase,
-        the change is now based on the live version (the author resolved a conflict)."""
+        the author resolved a conflict: the change is now based on rebase, the Version the text
+        was resolved against (True: the live version now, which is right only if it cannot have
+        moved since the author read it; a later version would be overwritten on publishing)."""
         errors, warnings = validation.counts(problems)
         fields = {
             "text": text,
@@ -174,7 +178,10 @@ class ChangeRequest(models.Model):
                 default=F("status"),
             ),
         }
-        if rebase and self.agent_id:
+        if isinstance(rebase, Version):
+            fields["base_version_id"] = rebase.pk
+            fields["conflicts"] = []
+        elif rebase and self.agent_id:
             live = Agent.objects.filter(pk=self.agent_id).values_list("live_version", flat=True)
             fields["base_version_id"] = live.first()
             fields["conflicts"] = []
@@ -195,9 +202,10 @@ class ChangeRequest(models.Model):
         name = validation.agent_name(document) or ""
         wanted = [delegation.name for delegation in validation.delegations(document)]
         known, taken = Agent.objects.names_for_validation(name, exclude=self.agent, wanted=wanted)
-        return validation.validate(
-            document, known, taken_names=taken, required_sections=required_sections()
-        )
+        with timed_validation("change"):
+            return validation.validate(
+                document, known, taken_names=taken, required_sections=required_sections()
+            )
 
     def valid_approvals(self):
         """Approvals of exactly the current text, one per reviewer, never the author's."""

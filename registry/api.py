@@ -1,0 +1,510 @@
+"""The JSON API: agents, their files and versions, linting, and proposing changes.
+
+A request is made as a signed-in user (the session cookie, with the CSRF token on anything but
+GET) or with a personal token (`Authorization: Bearer ar_...`, no CSRF token needed: a browser
+never adds that header by itself). Errors are always {"error": {"code", "message"}}."""
+
+from __future__ import annotations
+
+import json
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
+from django.core.paginator import EmptyPage, Paginator
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.urls import reverse
+from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
+from django.views.decorators.csrf import csrf_exempt
+
+from . import editor, openapi, validation
+from .document import AgentDocument, DocumentError
+from .models import Agent, ApiToken, AuditEvent, ChangeRequest, WorkflowError, parse_text
+from .views import AGENT_ORDERINGS, AgentListFilters
+
+PAGE_SIZE = 50
+# Bodies /api/lint takes as the file itself; form encodings are refused (curl -d would send one,
+# after dropping the file's newlines).
+FILE_CONTENT_TYPES = {"text/markdown", "text/x-markdown", "text/plain", "application/octet-stream"}
+CHANGE_FIELDS = {"agent", "text", "message", "submit"}
+MESSAGE_MAX_LENGTH = ChangeRequest._meta.get_field("message").max_length
+
+
+class ApiError(Exception):
+    """Stops a request with an error response: status, stable code, message, extra members."""
+
+    def __init__(self, status: int, code: str, message: str, **extra):
+        super().__init__(message)
+        self.status, self.code, self.message, self.extra = status, code, message, extra
+
+    def response(self) -> JsonResponse:
+        return error_response(self.status, self.code, self.message, **self.extra)
+
+
+def json_response(data, status: int = 200, **kwargs) -> JsonResponse:
+    return JsonResponse(data, status=status, json_dumps_params={"ensure_ascii": False}, **kwargs)
+
+
+def error_response(status: int, code: str, message: str, **extra) -> JsonResponse:
+    response = json_response({"error": {"code": code, "message": message, **extra}}, status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
+
+
+class _CsrfCheck(CsrfViewMiddleware):
+    """Django's own CSRF check, run by hand for session requests, answering in JSON."""
+
+    def _reject(self, request, reason):
+        return error_response(403, "csrf-failed", f"CSRF verification failed: {reason}")
+
+
+def authenticate(request: HttpRequest) -> JsonResponse | None:
+    """Set request.user from the bearer token, or keep the session's user and check CSRF.
+    Returns the error response when the request may not go on."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        # Any Authorization header must be a valid bearer token: never fall back to the
+        # session, so that a header a browser adds by itself (Basic) cannot skip the CSRF check.
+        scheme, _, credential = header.strip().partition(" ")
+        token = None
+        if scheme.lower() == "bearer" and credential.strip():
+            token = ApiToken.objects.authenticate(credential.strip())
+        if token is None:
+            return error_response(
+                401, "invalid-token", "The bearer token is malformed, unknown or revoked."
+            )
+        request.user = token.user
+        request.api_token = token
+        return None
+    if not request.user.is_authenticated:
+        return error_response(
+            401,
+            "not-authenticated",
+            "Sign in, or send a personal token: Authorization: Bearer <token>.",
+        )
+    request.api_token = None
+    # The middleware wants a get_response; process_view alone never calls it.
+    return _CsrfCheck(lambda request: None).process_view(request, None, (), {})
+
+
+def api_view(*methods: str):
+    """A JSON API view: answers methods (GET also answers HEAD), authenticates, and turns every
+    refusal into a JSON error. Exempt from Django's CSRF middleware and sign-in redirect: the
+    session case checks CSRF itself, and a request without credentials gets a JSON 401."""
+    allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            if request.method not in allowed:
+                response = error_response(
+                    405, "method-not-allowed", f"{request.method} is not allowed here."
+                )
+                response["Allow"] = ", ".join(sorted(allowed))
+                return response
+            response = authenticate(request)
+            if response is None:
+                try:
+                    response = view(request, *args, **kwargs)
+                except ApiError as error:
+                    response = error.response()
+                except Http404 as error:
+                    response = error_response(404, "not-found", str(error) or "Not found.")
+                except PermissionDenied as error:
+                    response = error_response(
+                        403, "forbidden", str(error) or "You may not do this."
+                    )
+                except RequestDataTooBig:
+                    response = error_response(
+                        413,
+                        "too-large",
+                        f"The body is over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes.",
+                    )
+            # Answers depend on who asks: shared caches keep none, browsers check again.
+            patch_vary_headers(response, ["Authorization", "Cookie"])
+            patch_cache_control(response, private=True, no_cache=True)
+            return response
+
+        return login_not_required(csrf_exempt(wrapper))
+
+    return decorator
+
+
+@login_not_required
+@csrf_exempt  # it changes nothing, whatever the method
+def not_found(request: HttpRequest, *args, **kwargs):
+    return error_response(404, "not-found", f"There is no API endpoint at {request.path}.")
+
+
+@login_not_required
+@csrf_exempt  # it changes nothing, whatever the method
+def openapi_description(request: HttpRequest):
+    """The OpenAPI description of this API; public, since it holds no data."""
+    if request.method not in ("GET", "HEAD"):
+        response = error_response(405, "method-not-allowed", f"{request.method} is not allowed.")
+        response["Allow"] = "GET, HEAD"
+        return response
+    return json_response(openapi.DOCUMENT)
+
+
+# --- Reading ----------------------------------------------------------------------------------
+
+
+def _absolute(request: HttpRequest, name: str, *args) -> str:
+    return request.build_absolute_uri(reverse(name, args=args))
+
+
+def _time(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _agent_of(key: str, *, text: bool = True) -> Agent:
+    """The agent with its live version (with that version's text only if asked), or a 404."""
+    agents = Agent.objects.select_related("live_version__author")
+    if not text:
+        agents = agents.defer("live_version__text")
+    agent = agents.filter(key=key).first()
+    if agent is None or agent.live_version is None:
+        raise ApiError(404, "agent-not-found", f"There is no agent with the key {key!r}.")
+    return agent
+
+
+def _page_number(request: HttpRequest) -> int:
+    value = request.GET.get("page", "1")
+    if not value.isdigit() or int(value) < 1:
+        raise ApiError(400, "invalid-parameter", "page must be a whole number from 1 up.")
+    return int(value)
+
+
+def _page_url(request: HttpRequest, number: int) -> str:
+    query = request.GET.copy()
+    query["page"] = str(number)
+    return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+
+
+@api_view("GET")
+def agents(request: HttpRequest):
+    """The agent list, with the list page's search, filters and sort, 50 a page."""
+    form = AgentListFilters(request.GET)
+    if not form.is_valid():
+        field, errors = next(iter(form.errors.items()))
+        raise ApiError(400, "invalid-parameter", f"{field}: {' '.join(errors)}")
+    filters = form.chosen()
+    found = (
+        Agent.objects.listed(
+            q=filters["q"],
+            category=filters["category"],
+            status=filters["status"],
+            archived=filters["archived"],
+        )
+        .select_related("live_version")
+        .only(
+            "key",
+            "path",
+            "name",
+            "description",
+            "category",
+            "archived",
+            "error_count",
+            "warning_count",
+            "updated_at",
+            "live_version__number",
+            "live_version__created_at",
+        )
+        .order_by(*AGENT_ORDERINGS[filters["sort"]])
+    )
+    paginator = Paginator(found, PAGE_SIZE)
+    try:
+        page = paginator.page(_page_number(request))
+    except EmptyPage:
+        raise ApiError(
+            404, "page-not-found", f"There are only {paginator.num_pages} pages."
+        ) from None
+    return json_response(
+        {
+            "count": paginator.count,
+            "page": page.number,
+            "pages": paginator.num_pages,
+            "next": _page_url(request, page.next_page_number()) if page.has_next() else None,
+            "previous": (
+                _page_url(request, page.previous_page_number()) if page.has_previous() else None
+            ),
+            "results": [
+                {
+                    "key": agent.key,
+                    "name": agent.name,
+                    "path": agent.path,
+                    "description": agent.description,
+                    "category": agent.category,
+                    "archived": agent.archived,
+                    "errors": agent.error_count,
+                    "warnings": agent.warning_count,
+                    "version": agent.live_version.number if agent.live_version else None,
+                    "updated_at": _time(agent.updated_at),
+                    "url": _absolute(request, "api:agent", agent.key),
+                    "html_url": _absolute(request, "registry:agent_detail", agent.key),
+                }
+                for agent in page
+            ],
+        }
+    )
+
+
+@api_view("GET")
+def agent(request: HttpRequest, key: str):
+    """The live version of one agent: frontmatter, sections, problems."""
+    found = _agent_of(key)
+    version = found.live_version
+    document = version.document
+    problems = sorted(
+        found.problems or [],
+        key=lambda problem: (problem["severity"] != "error", problem["line"], problem["column"]),
+    )
+    return json_response(
+        {
+            "key": found.key,
+            "name": found.name,
+            "path": found.path,
+            "description": found.description,
+            "category": found.category,
+            "archived": found.archived,
+            "version": version.number,
+            "sha256": version.sha256,
+            "updated_at": _time(found.updated_at),
+            "author": version.author.get_username() if version.author else None,
+            "frontmatter": version.frontmatter,
+            "sections": [
+                {
+                    "title": section.title,
+                    "line": section.start + 1,
+                    "body": document.section_body(section),
+                }
+                for section in document.sections
+            ],
+            "problems": problems,
+            "errors": found.error_count,
+            "warnings": found.warning_count,
+            "file_url": _absolute(request, "api:agent_file", found.key),
+            "versions_url": _absolute(request, "api:agent_versions", found.key),
+            "html_url": _absolute(request, "registry:agent_detail", found.key),
+        }
+    )
+
+
+@api_view("GET")
+def agent_file(request: HttpRequest, key: str):
+    """The live version's exact bytes; its ETag is their SHA-256, so If-None-Match gets a 304."""
+    version = _agent_of(key).live_version
+    response = HttpResponse(version.data, content_type="text/markdown; charset=utf-8")
+    response["ETag"] = f'"{version.sha256}"'
+    return get_conditional_response(request, etag=response["ETag"], response=response)
+
+
+@api_view("GET")
+def agent_versions(request: HttpRequest, key: str):
+    """Every version of one agent, newest first, without their text."""
+    found = _agent_of(key, text=False)
+    versions = (
+        found.versions.select_related("author")
+        .only("agent_id", "number", "created_at", "message", "sha256", "author__username")
+        .order_by("-number")
+    )
+    results = [
+        {
+            "number": version.number,
+            "author": version.author.get_username() if version.author else None,
+            "created_at": _time(version.created_at),
+            "message": version.message,
+            "sha256": version.sha256,
+            "live": version.pk == found.live_version_id,
+        }
+        for version in versions
+    ]
+    return json_response({"key": found.key, "count": len(results), "results": results})
+
+
+# --- Linting and proposing ---------------------------------------------------------------------
+
+
+def _content_type(request: HttpRequest) -> str:
+    return request.content_type.lower() if request.content_type else ""
+
+
+def _body(request: HttpRequest, limit: int, what: str) -> bytes:
+    data = request.body
+    if len(data) > limit:
+        raise ApiError(
+            413,
+            "too-large",
+            f"The {what} is {len(data):,} bytes; the limit is {limit:,} bytes.",
+            limit=limit,
+        )
+    return data
+
+
+def _problem_list(problems) -> dict:
+    problems = validation.sort_problems(problems)
+    errors, warnings = validation.counts(problems)
+    return {
+        "problems": [problem.as_dict() for problem in problems],
+        "errors": errors,
+        "warnings": warnings,
+        "valid": errors == 0,
+    }
+
+
+@api_view("POST")
+def lint(request: HttpRequest):
+    """A file's problems, as the editor finds them against the registry's agents.
+
+    The body is the file. Bytes that are not a text file (not UTF-8, a NUL) are a problem in
+    the answer (200), as the linter reports them; a body over the file size limit is a 413.
+    ?agent=<key> or ?path=<repository path>: the agent the file is, so its own name is no clash."""
+    if _content_type(request) and _content_type(request) not in FILE_CONTENT_TYPES:
+        raise ApiError(
+            415,
+            "unsupported-media-type",
+            "Send the file itself as the body, with Content-Type: text/markdown "
+            "(curl: --data-binary @file.md).",
+        )
+    limit = settings.REGISTRY_MAX_FILE_BYTES
+    data = _body(request, limit, "file")
+    subject = None
+    if key := request.GET.get("agent"):
+        subject = Agent.objects.filter(key=key).first()
+        if subject is None:
+            raise ApiError(404, "agent-not-found", f"There is no agent with the key {key!r}.")
+    elif path := request.GET.get("path"):
+        subject = Agent.objects.filter(path=path).first()
+    try:
+        document = AgentDocument.parse(data, max_bytes=limit)
+    except DocumentError as error:
+        return json_response(_problem_list([validation.problem_from_error(error)]))
+    return json_response(_problem_list(Agent.objects.problems_of(document, exclude=subject)))
+
+
+def _change_fields(request: HttpRequest) -> dict:
+    if _content_type(request) != "application/json":
+        raise ApiError(
+            415, "unsupported-media-type", "Send a JSON object with Content-Type: application/json."
+        )
+    body = _body(request, settings.DATA_UPLOAD_MAX_MEMORY_SIZE, "body")
+    try:
+        fields = json.loads(body)
+    except ValueError as error:
+        raise ApiError(400, "bad-json", f"The body is not valid JSON: {error}.") from None
+    if not isinstance(fields, dict):
+        raise ApiError(400, "bad-json", "The body must be a JSON object.")
+    unknown = sorted(set(fields) - CHANGE_FIELDS)
+    if unknown:
+        raise ApiError(400, "unknown-field", f"Unknown field: {', '.join(unknown)}.")
+    expected = {"agent": (str, type(None)), "text": str, "message": str, "submit": bool}
+    for name, types in expected.items():
+        if name in fields and not isinstance(fields[name], types):
+            raise ApiError(400, "invalid-field", f"{name} has the wrong type.", field=name)
+    if "text" not in fields:
+        raise ApiError(400, "invalid-field", "text is required: the whole file.", field="text")
+    message = " ".join(fields.get("message", "").split())
+    if len(message) > MESSAGE_MAX_LENGTH:
+        raise ApiError(
+            400,
+            "invalid-field",
+            f"message is longer than {MESSAGE_MAX_LENGTH} characters.",
+            field="message",
+        )
+    if problem := editor.character_error(message):
+        raise ApiError(400, "invalid-field", f"message: {problem}", field="message")
+    return {**fields, "message": message}
+
+
+def _check_name(agent: Agent | None, document: AgentDocument) -> None:
+    """As the editor's save: a new agent's name must be valid and free (its path is made from
+    it); a renamed agent's must not be another agent's, ignoring case."""
+    name = validation.agent_name(document) or ""
+    if agent is None:
+        try:
+            Agent.objects.check_name_available(name)
+        except ValidationError as error:
+            if error.code == "name-duplicate":
+                raise ApiError(409, "name-taken", error.messages[0]) from None
+            raise ApiError(400, "name-invalid", error.messages[0]) from None
+        path = Agent.path_for_name(name)
+        if Agent.objects.filter(path=path).exists():
+            raise ApiError(409, "path-taken", f"A file already exists at {path}.")
+    elif name and name != agent.name:
+        clash = Agent.objects.name_taken(name, exclude=agent)
+        if clash is not None:
+            raise ApiError(
+                409,
+                "name-taken",
+                f"The name {name!r} is already used by the agent {clash.name!r} "
+                "(names are unique ignoring case).",
+            )
+
+
+@api_view("POST")
+def changes(request: HttpRequest):
+    """Propose a change as the requesting user: a draft, submitted for review if asked. Never
+    published here: that takes a reviewer's approval, as in the browser."""
+    user = request.user
+    if not user.has_perm("registry.propose_change"):
+        reason = "only editors can propose changes"
+        AuditEvent.record("change.create.denied", actor=user, request=request, reason=reason)
+        raise ApiError(403, "forbidden", f"You may not propose changes: {reason}.")
+    fields = _change_fields(request)
+    text = fields["text"]
+    limit = settings.REGISTRY_MAX_FILE_BYTES
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > limit:
+        raise ApiError(
+            413, "too-large", f"text is {size:,} bytes; the limit is {limit:,}.", limit=limit
+        )
+    subject = None
+    if key := fields.get("agent"):
+        subject = Agent.objects.select_related("live_version").filter(key=key).first()
+        if subject is None:
+            raise ApiError(404, "agent-not-found", f"There is no agent with the key {key!r}.")
+        if subject.archived:
+            raise ApiError(409, "agent-archived", f"{subject.display_name} is archived.")
+    try:
+        document = parse_text(text)
+    except ValidationError as error:
+        raise ApiError(400, "invalid-text", " ".join(error.messages), field="text") from None
+    _check_name(subject, document)
+    problems = Agent.objects.problems_of(document, exclude=subject)
+    try:
+        # A change that cannot be submitted as asked is not left behind as a draft.
+        with transaction.atomic():
+            change = ChangeRequest.start_draft(
+                author=user,
+                text=text,
+                message=fields["message"],
+                agent=subject,
+                problems=problems,
+                request=request,
+            )
+            if fields.get("submit"):
+                change.submit(user, request=request)
+    except WorkflowError as error:
+        raise ApiError(
+            400, "cannot-submit", f"Nothing was saved: {error}.", **_problem_list(problems)
+        ) from None
+    url = _absolute(request, "registry:change_detail", change.pk)
+    response = json_response(
+        {
+            "id": change.pk,
+            "status": change.status,
+            "kind": change.kind,
+            "agent": subject.key if subject else None,
+            "revision": change.revision,
+            "url": url,
+            **_problem_list(problems),
+        },
+        status=201,
+    )
+    response["Location"] = url
+    return response
