@@ -14,7 +14,7 @@ UV_RUN = $(UV) run --frozen
 MANAGE = $(UV_RUN) python manage.py
 PYTEST_ARGS ?=
 
-.PHONY: uv install run serve test browser lint check
+.PHONY: uv install run serve test browser lint check load bench
 
 uv:
 	@if [ -z "$$($(FIND_UV))" ]; then \
@@ -98,6 +98,11 @@ test: install browser
 		*) echo "DATABASE_URL does not name PostgreSQL: tested on SQLite only." ;; \
 	esac
 
+# 60 s of mixed traffic from 16 clients against gunicorn, in its own database on the
+# PostgreSQL server that DATABASE_URL names (CI runs it after the suite).
+load: install
+	$(UV_RUN) python tests/load/run.py $(LOAD_ARGS)
+
 lint: install
 	$(UV_RUN) ruff check .
 	$(UV_RUN) ruff format --check .
@@ -107,3 +112,8 @@ check: install
 	DEBUG=false HTTPS=true ALLOWED_HOSTS=registry.example.com \
 		SECRET_KEY="$$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 		$(MANAGE) check --deploy --fail-level WARNING
+
+# The benchmark (bench/run.py): a fresh SQLite file under .bench/ (or DATABASE_URL), one table.
+# BENCH_ARGS passes options, e.g. BENCH_ARGS="--agents 10000 --rounds 1 --duration 5".
+bench: install
+	$(UV_RUN) python bench/run.py $(BENCH_ARGS)

@@ -187,6 +187,12 @@ REGISTRY_MAX_FILE_BYTES = int(os.environ.get("REGISTRY_MAX_FILE_BYTES", 256 * 10
 # An editor form carries a file twice (its fields, and the text they came from in base64), and
 # URL-encoding can triple a byte: room for that. A larger body gets a 413 page, not a crash.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, 10 * REGISTRY_MAX_FILE_BYTES)
+# The import page's whole upload (its .md files, or one .zip), checked before it is read; a zip
+# may unpack to at most REGISTRY_MAX_UNPACKED_BYTES of agent files, in at most
+# REGISTRY_MAX_ZIP_MEMBERS entries (a zip bomb is refused, not unpacked).
+REGISTRY_MAX_UPLOAD_BYTES = int(os.environ.get("REGISTRY_MAX_UPLOAD_BYTES", 32 * 1024 * 1024))
+REGISTRY_MAX_UNPACKED_BYTES = int(os.environ.get("REGISTRY_MAX_UNPACKED_BYTES", 64 * 1024 * 1024))
+REGISTRY_MAX_ZIP_MEMBERS = int(os.environ.get("REGISTRY_MAX_ZIP_MEMBERS", 5000))
 REGISTRY_NEW_AGENT_FOLDER = os.environ.get("REGISTRY_NEW_AGENT_FOLDER", "agents")
 REGISTRY_APPROVALS_REQUIRED = int(os.environ.get("REGISTRY_APPROVALS_REQUIRED", 1))
 # The git checkout that export and the drift check work on.

@@ -17,3 +17,5 @@ urlpatterns = [
 ]
 
 handler400 = "registry.views.bad_request"
+# A database that stops answering gets a 503 page; anything else the usual 500.
+handler500 = "registry.unavailable.server_error"

@@ -17,7 +17,6 @@ from django.views.decorators.http import require_GET, require_POST
 from . import validation
 from .document import AgentDocument, DocumentError
 from .files import UnsafePath, find_markdown, read_limited, target_path
-from .metrics import timed_validation
 from .models import Agent, AuditEvent, ChangeRequest, text_hash
 from .rendering import DiffLine, unified_diff
 
@@ -253,17 +252,8 @@ def _note_open_changes(entries: list[DriftEntry]) -> None:
             entry.open_change = open_changes.get(entry.file_hash)
 
 
-def _problems(document: AgentDocument, agent: Agent | None) -> list[validation.Problem]:
-    name = validation.agent_name(document) or ""
-    wanted = [delegation.name for delegation in validation.delegations(document)]
-    known, taken = Agent.objects.names_for_validation(name, exclude=agent, wanted=wanted)
-    with timed_validation("drift"):
-        return validation.validate(
-            document,
-            known,
-            taken_names=taken,
-            required_sections=settings.REGISTRY_REQUIRED_SECTIONS,
-        )
+def _problems(document, agent: Agent | None) -> list[validation.Problem]:
+    return Agent.objects.problems_of(document, agent, caller="drift")
 
 
 def import_message(path: str, document: AgentDocument, agent: Agent | None) -> str:

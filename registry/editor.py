@@ -462,7 +462,15 @@ class EditorForm:
         preamble = self._changed("preamble", source.preamble)
         if preamble is not None:
             document = document.with_preamble(preamble)
-        self.document = self._rebuild_frontmatter(document, data)
+        try:
+            self.document = self._rebuild_frontmatter(document, data)
+        except DocumentError as error:
+            # The fields together make frontmatter that cannot be read back (too large, say).
+            self.errors[GENERAL] = (
+                f"The fields cannot be saved together: line {error.line}, column {error.column}: "
+                f"{error.message}."
+            )
+            self.document = document
 
     def _changed_title(self, index: int, current: str) -> str | None:
         name = f"section-{index}-title"

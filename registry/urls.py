@@ -3,7 +3,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import drift, views
+from . import drift, graph, transfer, views
 
 app_name = "registry"
 
@@ -29,4 +29,7 @@ urlpatterns = [
     path("audit/", views.audit_log, name="audit_log"),
     path("drift/", drift.drift_page, name="drift"),
     path("drift/import/", drift.drift_import, name="drift_import"),
+    path("import/", transfer.import_upload, name="import_upload"),
+    path("export.zip", transfer.export_download, name="export_download"),
+    path("graph/", graph.graph_page, name="graph"),
 ]

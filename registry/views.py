@@ -21,7 +21,6 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from . import editor, validation
-from .metrics import timed_validation
 from .models import (
     Agent,
     AuditEvent,
@@ -229,16 +228,7 @@ def _editor_url(agent: Agent | None) -> str:
 
 
 def _problems(document, agent: Agent | None) -> list[validation.Problem]:
-    name = validation.agent_name(document) or ""
-    wanted = [delegation.name for delegation in validation.delegations(document)]
-    known, taken = Agent.objects.names_for_validation(name, exclude=agent, wanted=wanted)
-    with timed_validation("editor"):
-        return validation.validate(
-            document,
-            known,
-            taken_names=taken,
-            required_sections=settings.REGISTRY_REQUIRED_SECTIONS,
-        )
+    return Agent.objects.problems_of(document, agent, caller="editor")
 
 
 def _render_editor(

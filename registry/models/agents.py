@@ -151,7 +151,11 @@ class AgentQuerySet(models.QuerySet):
 
     def name_taken(self, name: str, exclude: Agent | None = None) -> Agent | None:
         """The agent (not archived) whose name equals name ignoring case, if any."""
-        others = self.active().annotate(name_lower=Lower("name")).filter(name_lower=name.lower())
+        others = (
+            self.active()
+            .annotate(name_lower=Lower("name"))
+            .filter(name_lower=db_text(name).lower())
+        )
         if exclude is not None and exclude.pk:
             others = others.exclude(pk=exclude.pk)
         return others.first()
@@ -180,11 +184,12 @@ class AgentQuerySet(models.QuerySet):
         """(those of the wanted names that active agents have, other agents' names equal to name
         ignoring case), from one query that reads only those rows, for validating a text that
         is not stored yet. `wanted` is the names the text delegates to."""
-        lowered = (name or "").lower()
+        # Stored names never hold NUL (db_text), and PostgreSQL refuses it in a query.
+        lowered = db_text(name or "").lower()
         rows = (
             self.active()
             .annotate(name_lower=Lower("name"))
-            .filter(Q(name__in=list(wanted)) | Q(name_lower=lowered))
+            .filter(Q(name__in=[db_text(other) for other in wanted]) | Q(name_lower=lowered))
             .exclude(name="")
             .values_list("pk", "name")
         )
@@ -196,16 +201,20 @@ class AgentQuerySet(models.QuerySet):
         return known, taken
 
     def problems_of(
-        self, document: AgentDocument, exclude: Agent | None = None
+        self, document: AgentDocument, exclude: Agent | None = None, caller: str = "other"
     ) -> list[validation.Problem]:
         """A text's problems as the editor shows them: its own, and those against the registry
-        (names it delegates to, a name other agents have). exclude: the agent the text is for."""
+        (names it delegates to, a name other agents have). exclude: the agent the text is for;
+        caller: the label its validation time is measured under."""
+        from ..metrics import timed_validation
+
         name = validation.agent_name(document) or ""
         wanted = [delegation.name for delegation in validation.delegations(document)]
         known, taken = self.names_for_validation(name, exclude=exclude, wanted=wanted)
-        return validation.validate(
-            document, known, taken_names=taken, required_sections=required_sections()
-        )
+        with timed_validation(caller):
+            return validation.validate(
+                document, known, taken_names=taken, required_sections=required_sections()
+            )
 
     def unique_key(self, name: str, path: str, exclude: Agent | None = None) -> str:
         """The URL key: the name when it is a valid slug not taken, else one made from the path."""

@@ -9,7 +9,6 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from .. import validation
-from ..metrics import timed_validation
 from .agents import Agent, Version, parse_text, required_sections, text_hash
 from .audit import AuditEvent
 
@@ -198,14 +197,7 @@ class ChangeRequest(models.Model):
 
     def current_problems(self) -> list[validation.Problem]:
         """The proposed text's problems in the registry as it is now."""
-        document = parse_text(self.text)
-        name = validation.agent_name(document) or ""
-        wanted = [delegation.name for delegation in validation.delegations(document)]
-        known, taken = Agent.objects.names_for_validation(name, exclude=self.agent, wanted=wanted)
-        with timed_validation("change"):
-            return validation.validate(
-                document, known, taken_names=taken, required_sections=required_sections()
-            )
+        return Agent.objects.problems_of(parse_text(self.text), self.agent, caller="change")
 
     def valid_approvals(self):
         """Approvals of exactly the current text, one per reviewer, never the author's."""

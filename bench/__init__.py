@@ -1,0 +1,1 @@
+"""The registry's benchmark: `make bench` (bench/run.py)."""

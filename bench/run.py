@@ -1,0 +1,675 @@
+"""Measure the registry on this machine against a fresh database and print one table.
+
+Import and export next to raw writes of the same rows and bytes, HTTP throughput and latency
+under gunicorn next to Django's admin and a constant view, queries per page, worker memory.
+Run with `make bench`; `--quick` is a smoke run of about 20 s (too small for the targets)."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import generate, load  # noqa: E402
+
+CLIENTS = 8
+WORKERS = 2
+EDITOR_TEXT_BYTES = 6000  # the live check posts an agent of about this size
+
+
+@dataclass
+class Row:
+    """One line of the table: a measure over the rounds, its target and whether it is met."""
+
+    measure: str
+    values: list[float] = field(default_factory=list)
+    unit: str = ""
+    target: str = ""
+    passed: bool | None = None  # None: a reference figure, no target
+    note: str = ""
+
+    def cells(self) -> list[str]:
+        if not self.values:
+            numbers = ["-", "-", "-"]
+        elif len(set(self.values)) == 1 and float(self.values[0]).is_integer():
+            numbers = [f"{self.values[0]:.0f}", "", ""]
+        else:
+            numbers = [
+                number(statistics.median(self.values)),
+                number(min(self.values)),
+                number(max(self.values)),
+            ]
+        result = "" if self.passed is None else ("PASS" if self.passed else "FAIL")
+        return [self.measure, *numbers, self.unit, self.target, result]
+
+
+def number(value: float) -> str:
+    if value != value:  # NaN
+        return "n/a"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    if abs(value) >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def print_table(rows: list[Row]) -> None:
+    header = ["Measure", "Median", "Min", "Max", "Unit", "Target", "Result"]
+    lines = [header] + [row.cells() for row in rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    right = {1, 2, 3}
+
+    def render(line):
+        return (
+            "| "
+            + " | ".join(
+                cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+                for i, cell in enumerate(line)
+            )
+            + " |"
+        )
+
+    print(render(header))
+    print(
+        "|"
+        + "|".join(
+            ("-" * (w + 1) + ":") if i in right else "-" * (w + 2) for i, w in enumerate(widths)
+        )
+        + "|"
+    )
+    for line in lines[1:]:
+        print(render(line))
+    for row in rows:
+        if row.note:
+            print(f"  {row.measure}: {row.note}")
+
+
+def machine_lines(database: str) -> list[str]:
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
+    memory = "unknown"
+    if Path("/proc/meminfo").exists():
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return [
+        f"Machine: {cpus} CPUs (nproc), {model}, {memory} memory, "
+        f"Python {platform.python_version()}, {database}",
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def worker_pids(master: int) -> list[int]:
+    children = Path(f"/proc/{master}/task/{master}/children")
+    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+
+# --- Database ------------------------------------------------------------------------------
+
+
+def setup_django(arguments) -> str:
+    """Configure the environment (before Django loads) and return the database's description."""
+    if os.environ.get("DATABASE_URL"):
+        database_url = os.environ["DATABASE_URL"]
+    else:
+        path = Path(arguments.db).resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for leftover in path.parent.glob(path.name + "*"):
+            leftover.unlink()
+        database_url = f"sqlite:///{path}"
+    os.environ.update(
+        DATABASE_URL=database_url,
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="127.0.0.1",
+        CONN_MAX_AGE="60",
+        LOG_LEVEL="WARNING",
+    )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    from django.contrib.auth import get_user_model
+
+    from registry.models import Agent
+
+    if Agent.objects.exists() or get_user_model().objects.exists():
+        sys.exit("bench: the database is not empty; it must be a fresh one (it is wiped)")
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        return f"SQLite {sqlite3.sqlite_version} ({database_url.removeprefix('sqlite:///')})"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version()")
+        return cursor.fetchone()[0].split(",")[0]
+
+
+def reset_registry() -> None:
+    """Remove every agent, version, change and audit event (versions refuse the ORM's delete)."""
+    from django.db import connection, transaction
+
+    from registry import search
+    from registry.models import Agent, AuditEvent, ChangeRequest, Comment, Review, Version
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        for model in (AuditEvent, Review, Comment, ChangeRequest):
+            cursor.execute(f"DELETE FROM {model._meta.db_table}")
+        cursor.execute(f"UPDATE {Agent._meta.db_table} SET live_version_id = NULL")
+        cursor.execute(f"DELETE FROM {Version._meta.db_table}")
+        cursor.execute(f"DELETE FROM {Agent._meta.db_table}")
+        if connection.vendor == "sqlite":
+            cursor.execute(f"DELETE FROM {search.FTS_TABLE}")
+
+
+def read_files(folder: Path):
+    from registry.models import IncomingFile
+
+    return [
+        IncomingFile(path.relative_to(folder).as_posix(), path.read_bytes())
+        for path in sorted(folder.rglob("*.md"))
+    ]
+
+
+def timed_import(folder: Path) -> float:
+    from registry.models import import_files
+
+    began = time.perf_counter()
+    report = import_files(read_files(folder), message="Benchmark import")
+    elapsed = time.perf_counter() - began
+    if report.rejected or not report.stored:
+        sys.exit(f"bench: the import refused files: {report.rejected[:3]}")
+    return elapsed
+
+
+def timed_raw_insert(folder: Path) -> float:
+    """Read the same files, then insert the rows the import stored (agents and versions, all
+    their columns) into scratch tables of the same shape with executemany, in one transaction."""
+    from django.db import connection, transaction
+
+    from registry.models import Agent, Version
+
+    tables = []
+    with connection.cursor() as cursor:
+        for model in (Agent, Version):
+            table = model._meta.db_table
+            cursor.execute(f"SELECT * FROM {table}")
+            columns = [column[0] for column in cursor.description]
+            rows = cursor.fetchall()
+            scratch = f"bench_scratch_{table}"
+            cursor.execute(f"DROP TABLE IF EXISTS {scratch}")
+            cursor.execute(f"CREATE TABLE {scratch} AS SELECT * FROM {table} WHERE 1 = 0")
+            tables.append((scratch, columns, rows))
+    began = time.perf_counter()
+    read_files(folder)
+    with transaction.atomic(), connection.cursor() as cursor:
+        for scratch, columns, rows in tables:
+            marks = ", ".join(["%s"] * len(columns))
+            cursor.executemany(
+                f"INSERT INTO {scratch} ({', '.join(columns)}) VALUES ({marks})", rows
+            )
+    elapsed = time.perf_counter() - began
+    with connection.cursor() as cursor:
+        for scratch, _, _ in tables:
+            cursor.execute(f"DROP TABLE {scratch}")
+    return elapsed
+
+
+# --- Export --------------------------------------------------------------------------------
+
+
+def raw_write(folder: Path, files: list[tuple[str, bytes]]) -> float:
+    began = time.perf_counter()
+    for path, data in files:
+        target = folder / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    return time.perf_counter() - began
+
+
+# --- Pages ---------------------------------------------------------------------------------
+
+
+def make_superuser():
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_superuser("bench", "bench@example.com", None)
+
+
+def session_cookie(user) -> str:
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    return session.session_key
+
+
+def editor_agent():
+    """The agent whose text is nearest EDITOR_TEXT_BYTES."""
+    from django.db.models import F, Func, IntegerField
+
+    from registry.models import Agent
+
+    return (
+        Agent.objects.select_related("live_version")
+        .annotate(
+            size=Func(F("live_version__text"), function="LENGTH", output_field=IntegerField())
+        )
+        .filter(size__gte=EDITOR_TEXT_BYTES - 500, size__lte=EDITOR_TEXT_BYTES + 500)
+        .order_by("pk")
+        .first()
+        or Agent.objects.select_related("live_version").order_by("pk").first()
+    )
+
+
+def make_change(user):
+    from registry.models import Agent, ChangeRequest
+
+    agent = Agent.objects.select_related("live_version").order_by("pk").first()
+    text = agent.live_version.text.replace("## Outputs", "## Outputs\n- **Benchmark**: a change")
+    return ChangeRequest.start_draft(author=user, text=text, agent=agent, message="Benchmark")
+
+
+def queries_per_page(user) -> dict[str, int]:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from registry.models import Agent
+
+    change = make_change(user)
+    agent = Agent.objects.filter(live_version__delegations__icontains="-").order_by("pk").first()
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(user)
+    counts = {}
+    for label, url in (
+        ("agent list /agents/", "/agents/"),
+        ("agent page /agents/<key>/", f"/agents/{agent.key}/"),
+        ("change page /changes/<id>/", f"/changes/{change.pk}/"),
+    ):
+        client.get(url)  # caches warm, as in a running server
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        if response.status_code != 200:
+            sys.exit(f"bench: {url} answered {response.status_code}")
+        counts[label] = len(queries)
+    return counts
+
+
+def start_gunicorn(port: int, log: Path) -> subprocess.Popen:
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    command = [str(gunicorn)] if gunicorn.exists() else [sys.executable, "-m", "gunicorn"]
+    process = subprocess.Popen(
+        [
+            *command,
+            "agentsite.wsgi",
+            "-w",
+            str(WORKERS),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--graceful-timeout",
+            "5",
+        ],
+        cwd=ROOT,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"bench: gunicorn exited; see {log}")
+        try:
+            connection = load.http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            status, _ = load.send(connection, load.Request("GET", "/healthz"))
+            connection.close()
+            if status == 200 and len(worker_pids(process.pid)) == WORKERS:
+                return process
+        except OSError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    sys.exit(f"bench: gunicorn did not answer within 60 s; see {log}")
+
+
+def stop_gunicorn(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def http_requests(user, search_word: str) -> dict[str, load.Request]:
+    session = session_cookie(user)
+    csrf = secrets.token_hex(16)  # 32 characters: an unmasked CSRF secret
+    cookie = f"sessionid={session}; csrftoken={csrf}"
+    get = {"Cookie": cookie}
+    agent = editor_agent()
+    source = agent.live_version.text
+    typed = source.replace("## Boundaries", "Typed a new sentence while editing.\n\n## Boundaries")
+    form = urllib.parse.urlencode(
+        {
+            "mode": "raw",
+            "text": typed,
+            "source": base64.b64encode(source.encode()).decode(),
+            "message": "",
+            "action": "check",
+        }
+    ).encode()
+    post = {
+        "Cookie": cookie,
+        "X-CSRFToken": csrf,
+        "HX-Request": "true",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    return {
+        "list": load.Request("GET", "/agents/", headers=get),
+        "search": load.Request("GET", f"/agents/?q={search_word}", headers=get),
+        "admin list": load.Request("GET", "/admin/registry/agent/", headers=get),
+        "admin search": load.Request("GET", f"/admin/registry/agent/?q={search_word}", headers=get),
+        "live check": load.Request("POST", f"/agents/{agent.key}/edit/", form, post),
+        "constant": load.Request("POST", "/bench/constant", form, post),
+    }, len(source.encode())
+
+
+# --- The run -------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--agents", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per HTTP measure")
+    parser.add_argument("--quick", action="store_true", help="100 agents, 1 round, 2 s")
+    parser.add_argument(
+        "--db",
+        default=str(ROOT / ".bench" / "bench.sqlite3"),
+        help="the throwaway SQLite file (wiped first); DATABASE_URL, when set, wins",
+    )
+    arguments = parser.parse_args()
+    if arguments.quick:
+        arguments.agents, arguments.rounds, arguments.duration = 100, 1, 2.0
+    small = min(100, arguments.agents)
+    started = time.perf_counter()
+
+    database = setup_django(arguments)
+    from registry.models import Agent, export_agents
+
+    work = Path(arguments.db).resolve().parent / (Path(arguments.db).stem + "-work")
+    shutil.rmtree(work, ignore_errors=True)
+    agents_folder = work / "agents"
+    generate.write_agents(agents_folder, arguments.agents)
+    say = lambda message: print(f"[{time.perf_counter() - started:6.1f} s] {message}", flush=True)  # noqa: E731
+    say(f"{arguments.agents} agent files written to {agents_folder}")
+
+    user = make_superuser()
+    rows: list[Row] = []
+    n = f"{arguments.agents:,}"
+
+    # Queries per page with 100 agents, then the import rounds with N.
+    small_folder = work / "small"
+    for path in sorted(agents_folder.rglob("*.md"))[:small]:
+        target = small_folder / path.relative_to(agents_folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    timed_import(small_folder)
+    queries_small = queries_per_page(user)
+    say(f"queries per page at {small} agents: {queries_small}")
+
+    imports, raws = [], []
+    for round_number in range(arguments.rounds):
+        reset_registry()
+        imports.append(timed_import(agents_folder))
+        raws.append(timed_raw_insert(agents_folder))
+        say(f"round {round_number + 1}: import {imports[-1]:.2f} s, raw insert {raws[-1]:.2f} s")
+    ratios = [a / b for a, b in zip(imports, raws, strict=True)]
+    rows += [
+        Row(f"import {n} files: import_files", imports, "s"),
+        Row(f"import {n} files: raw executemany of the same rows", raws, "s"),
+        Row("import / raw insert", ratios, "x", "<= 5x", statistics.median(ratios) <= 5),
+    ]
+    errors = Agent.objects.filter(error_count__gt=0).count()
+    warnings = Agent.objects.filter(error_count=0, warning_count__gt=0).count()
+    say(f"{Agent.objects.count()} agents: {errors} with errors, {warnings} with only warnings")
+
+    queries_large = queries_per_page(user)
+
+    # Export.
+    files = list(
+        Agent.objects.order_by("path").values_list("path", "live_version__text").iterator()
+    )
+    files = [(path, text.encode()) for path, text in files]
+    exports, raw_writes, again, again_written = [], [], [], []
+    for round_number in range(arguments.rounds):
+        export_folder, raw_folder = work / "export", work / "raw"
+        for folder in (export_folder, raw_folder):
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+        began = time.perf_counter()
+        report = export_agents(export_folder)
+        exports.append(time.perf_counter() - began)
+        if len(report.written) != len(files):
+            sys.exit(f"bench: export wrote {len(report.written)} of {len(files)} files")
+        raw_writes.append(raw_write(raw_folder, files))
+        began = time.perf_counter()
+        second = export_agents(export_folder)
+        again.append(time.perf_counter() - began)
+        again_written.append(len(second.written))
+        say(
+            f"round {round_number + 1}: export {exports[-1]:.2f} s, raw write "
+            f"{raw_writes[-1]:.2f} s, second export {again[-1]:.2f} s"
+        )
+    for folder in (work / "export", work / "raw"):
+        shutil.rmtree(folder, ignore_errors=True)
+    ratios = [a / b for a, b in zip(exports, raw_writes, strict=True)]
+    rows += [
+        Row(f"export {n} files: export_agents to an empty dir", exports, "s"),
+        Row(f"export {n} files: raw open/write/fsync", raw_writes, "s"),
+        Row("export / raw write", ratios, "x", "<= 2x", statistics.median(ratios) <= 2),
+        Row(
+            "second export, nothing changed: files written",
+            again_written,
+            "files",
+            "0",
+            max(again_written) == 0,
+        ),
+        Row("second export, nothing changed: time", again, "s", "< 1 s", max(again) < 1),
+    ]
+
+    # HTTP under gunicorn.
+    requests, editor_bytes = http_requests(user, generate.SEARCH_WORD)
+    port = free_port()
+    server = start_gunicorn(port, work / "gunicorn.log")
+    say(
+        f"gunicorn ({WORKERS} workers) on 127.0.0.1:{port}; {CLIENTS} clients, "
+        f"{arguments.duration:g} s a measure"
+    )
+    results: dict[str, list[load.LoadResult]] = {name: [] for name in requests}
+    alone: list[load.LoadResult] = []
+    try:
+        for request in requests.values():
+            connection = load.http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            for _ in range(2 * WORKERS):  # warm both workers: imports, templates, connections
+                status, body = load.send(connection, request)
+                if status != 200:
+                    sys.exit(
+                        f"bench: {request.method} {request.path} answered {status}: {body[:300]!r}"
+                    )
+            connection.close()
+        for round_number in range(arguments.rounds):
+            for name, request in requests.items():
+                result = load.run_load(
+                    "127.0.0.1", port, request, clients=CLIENTS, seconds=arguments.duration
+                )
+                results[name].append(result)
+            # The same check from one client: its latency without queueing behind the others.
+            alone.append(
+                load.run_load(
+                    "127.0.0.1",
+                    port,
+                    requests["live check"],
+                    clients=1,
+                    seconds=arguments.duration / 2,
+                )
+            )
+            say(
+                f"HTTP round {round_number + 1}: "
+                + ", ".join(f"{name} {results[name][-1].per_second:.0f}/s" for name in requests)
+            )
+        memory = [rss_mb(pid) for pid in worker_pids(server.pid)]
+    finally:
+        stop_gunicorn(server)
+
+    def rps(name):
+        return [result.per_second for result in results[name]]
+
+    def p(name, fraction):
+        return [result.percentile(fraction) for result in results[name]]
+
+    labels = {
+        "list": "GET /agents/",
+        "search": f"GET /agents/?q={generate.SEARCH_WORD}",
+        "admin list": "GET /admin/registry/agent/",
+        "admin search": f"GET /admin/registry/agent/?q={generate.SEARCH_WORD}",
+        "live check": f"POST live check, {editor_bytes:,} B agent",
+        "constant": "POST /bench/constant (same body)",
+    }
+    for name, label in labels.items():
+        failures = sum(result.failures for result in results[name])
+        first = next((r.first_failure for r in results[name] if r.first_failure), "")
+        note = f"{failures} failed requests, the first: {first}" if failures else ""
+        rows.append(Row(f"{label}: throughput", rps(name), "req/s", passed=None, note=note))
+        if failures:
+            rows[-1].target, rows[-1].passed = "no failures", False
+        rows.append(Row(f"{label}: p50", p(name, 0.5), "ms"))
+        if name == "live check":
+            p99 = p(name, 0.99)
+            rows.append(Row(f"{label}: p99", p99, "ms", "<= 25 ms", statistics.median(p99) <= 25))
+            for fraction, suffix in ((0.5, "p50"), (0.99, "p99")):
+                latencies = [result.percentile(fraction) for result in alone]
+                rows.append(Row(f"{label}, 1 client alone: {suffix}", latencies, "ms"))
+        else:
+            rows.append(Row(f"{label}: p99", p(name, 0.99), "ms"))
+
+    def share(a, b):
+        return [x / y if y else float("nan") for x, y in zip(rps(a), rps(b), strict=True)]
+
+    list_ratio, search_ratio = share("list", "admin list"), share("search", "admin search")
+    check_share = [100 * value for value in share("live check", "constant")]
+    rows += [
+        Row(
+            "list / admin list throughput",
+            list_ratio,
+            "x",
+            ">= 3x",
+            statistics.median(list_ratio) >= 3,
+        ),
+        Row(
+            "search / admin search throughput",
+            search_ratio,
+            "x",
+            ">= 3x",
+            statistics.median(search_ratio) >= 3,
+        ),
+        Row(
+            "live check / constant view throughput",
+            check_share,
+            "%",
+            ">= 8%",
+            statistics.median(check_share) >= 8,
+        ),
+    ]
+
+    for label, count in queries_large.items():
+        rows.append(
+            Row(
+                f"queries: {label} at {n} agents",
+                [count],
+                "queries",
+                f"= {queries_small[label]} (at {small})",
+                count == queries_small[label],
+            )
+        )
+
+    for index, value in enumerate(memory, 1):
+        rows.append(
+            Row(
+                f"RSS of gunicorn worker {index} after the run",
+                [value],
+                "MB",
+                "< 150 MB",
+                value < 150,
+            )
+        )
+
+    print()
+    for line in machine_lines(database):
+        print(line)
+    print(
+        f"Run: {n} agents, {arguments.rounds} round(s) (median, min, max over rounds), "
+        f"{CLIENTS} clients x {arguments.duration:g} s per HTTP measure, gunicorn -w {WORKERS}, "
+        f"total {time.perf_counter() - started:.0f} s"
+    )
+    print()
+    print_table(rows)
+    failed = [row.measure for row in rows if row.passed is False]
+    print()
+    print(
+        f"{sum(row.passed is True for row in rows)} targets pass, {len(failed)} fail"
+        + (": " + "; ".join(failed) if failed else "")
+    )
+    shutil.rmtree(work / "small", ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

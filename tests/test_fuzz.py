@@ -1,0 +1,140 @@
+"""Random input into every checker: an answer for each, never a 500 or an exception."""
+
+import pytest
+from django.contrib.auth.models import Group
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from registry import validation
+from registry.document import DEFAULT_MAX_BYTES
+from registry.models import IncomingFile, import_files
+from tests.helpers import agent_text
+from tests.test_bad_input import STORED_WITH_AN_ERROR, alias_bomb
+from tests.test_editor import form_values
+
+FUZZ = settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+# Characters a form or a file may carry: controls, NUL, BOM, line and paragraph separators,
+# right-to-left marks, emoji; and everything else Unicode has (never lone surrogates).
+ODD_CHARACTERS = (
+    "\x00\x01\x07\x08\x0b\x0c\x1b\x7f\x85\u00a0\u2028\u2029\u200b\u202e\ufeff\U0001f600"
+)
+odd_text = st.text(
+    alphabet=st.one_of(
+        st.sampled_from(list(ODD_CHARACTERS + ":-[]{}&*!|>#'\"\n\r\t ")),
+        st.characters(exclude_categories=["Cs"]),
+    ),
+    max_size=200,
+)
+huge_line = st.integers(min_value=1_000, max_value=300_000).map(lambda size: "x" * size)
+yaml_values = st.one_of(
+    odd_text,
+    huge_line,
+    st.sampled_from(
+        [
+            alias_bomb(),
+            "&a [*a]",
+            "[" * 5000,
+            "{" * 5000,
+            "!!python/object/apply:os.system ['true']",
+            "1.0e+400",
+            ".nan",
+            "- a\n- b",
+            "|\n  block",
+            "*undefined",
+            "!!binary AAAA",
+            "2026-13-45",
+        ]
+    ),
+)
+frontmatter = st.dictionaries(
+    st.sampled_from(["name", "description", "tools", "model", "color", "category", "x"]),
+    yaml_values,
+    max_size=5,
+).map(lambda fields: "".join(f"{key}: {value}\n" for key, value in fields.items()))
+file_texts = st.one_of(
+    odd_text,
+    st.builds(lambda fm, body: f"---\n{fm}---\n{body}", frontmatter, odd_text),
+    st.sampled_from([text for text, *_ in STORED_WITH_AN_ERROR.values()]),
+    st.builds(lambda text, cut: text[:cut], st.just(agent_text()), st.integers(0, 400)),
+)
+file_bytes = st.one_of(
+    st.binary(max_size=2000),
+    file_texts.map(lambda text: text.encode("utf-8")),
+    file_texts.map(lambda text: text.encode("utf-16")),
+    st.builds(lambda text, data: text.encode() + data, file_texts, st.binary(max_size=50)),
+)
+
+
+@pytest.fixture
+def editor_client(client, django_user_model, db):
+    report = import_files([IncomingFile("agents/agent-one.md", agent_text().encode())])
+    assert report.stored
+    user = django_user_model.objects.create_user(username="edith", password="a-long-password")
+    user.groups.add(Group.objects.get(name="Editors"))
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def edit_url() -> str:
+    return "/agents/agent-one/edit/"
+
+
+@FUZZ
+@given(text=file_texts, htmx=st.booleans())
+def test_live_validation_of_any_raw_text_answers(editor_client, edit_url, text, htmx):
+    response = editor_client.post(
+        edit_url,
+        {"mode": "raw", "text": text, "action": "check"},
+        headers={"HX-Request": "true"} if htmx else {},
+    )
+
+    assert response.status_code in {200, 413}
+
+
+@FUZZ
+@given(
+    changes=st.dictionaries(
+        st.sampled_from(
+            ["name", "description", "model", "color", "category", "tools", "extra_yaml"]
+            + ["preamble", "section-0-title", "section-0-body", "section-2-body", "source"]
+        ),
+        yaml_values,
+        max_size=4,
+    ),
+    htmx=st.booleans(),
+)
+def test_live_validation_of_any_field_values_answers(editor_client, edit_url, changes, htmx):
+    values = form_values(editor_client.get(edit_url))
+    values.update(changes, action="check")
+
+    response = editor_client.post(edit_url, values, headers={"HX-Request": "true"} if htmx else {})
+
+    assert response.status_code in {200, 413}
+
+
+@FUZZ
+@given(data=file_bytes, content_type=st.sampled_from(["text/markdown", "text/plain", ""]))
+def test_lint_api_answers_any_body_with_problems(editor_client, data, content_type):
+    response = editor_client.post("/api/lint", data, content_type=content_type)
+
+    assert response.status_code in {200, 413}
+    body = response.json()
+    if response.status_code == 200:
+        assert body["valid"] == (body["errors"] == 0)
+        assert all(problem["message"] and problem["line"] >= 1 for problem in body["problems"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=file_bytes)
+def test_validate_bytes_returns_problems_for_any_bytes(data):
+    problems = validation.validate_bytes(data, {"agent-one"}, max_bytes=DEFAULT_MAX_BYTES)
+
+    assert all(
+        problem.line >= 1 and problem.column >= 1 and problem.message for problem in problems
+    )
