@@ -1,6 +1,7 @@
 """Fixtures shared by the test modules."""
 
 import pytest
+from django.contrib.auth.models import Group
 
 from tests.helpers import DEMO, DEMO_NAMES
 
@@ -19,3 +20,38 @@ def demo_folder(tmp_path):
     for name in DEMO_NAMES:
         (folder / f"{name}.md").write_bytes((DEMO / f"{name}.md").read_bytes())
     return folder
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    """make_user(username, *groups): a user in the named role groups."""
+
+    def make(username, *groups):
+        user = django_user_model.objects.create_user(username, password="a-password")
+        user.groups.add(*Group.objects.filter(name__in=groups))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def maintainer(make_user):
+    return make_user("maintainer", "Maintainers")
+
+
+@pytest.fixture
+def maintainer_client(client, maintainer):
+    client.force_login(maintainer)
+    return client
+
+
+@pytest.fixture
+def user(django_user_model):
+    """A signed-in reader's account: no role."""
+    return django_user_model.objects.create_user(username="reader", password="a-long-password")
+
+
+@pytest.fixture
+def reader(client, user):
+    client.force_login(user)
+    return client

@@ -36,17 +36,6 @@ def listed(response) -> list[str]:
 
 
 @pytest.fixture
-def user(django_user_model):
-    return django_user_model.objects.create_user(username="reader", password="a-long-password")
-
-
-@pytest.fixture
-def reader(client, user):
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def three_agents():
     return add_agents(
         agent_text(

@@ -30,17 +30,6 @@ def page_url(agent: Agent) -> str:
 
 
 @pytest.fixture
-def user(django_user_model):
-    return django_user_model.objects.create_user(username="reader", password="a-long-password")
-
-
-@pytest.fixture
-def reader(client, user):
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def agents():
     return add_agents(
         agent_text(

@@ -2,7 +2,6 @@
 since the last sync, and importing a file as a change request."""
 
 import pytest
-from django.contrib.auth.models import Group
 
 from registry import drift
 from registry.models import Agent, AuditEvent, ChangeRequest, IncomingFile, import_files, text_hash
@@ -14,27 +13,6 @@ ONE = agent_text()
 OTHER = agent_text("other-agent", "Does everything else.", delegate_to="- **agent-one** — x\n")
 ONE_IN_REPOSITORY = agent_text(description="Changed in the repository.")
 ONE_IN_REGISTRY = agent_text(description="Changed in the registry.")
-
-
-@pytest.fixture
-def make_user(django_user_model):
-    def make(username, *groups):
-        user = django_user_model.objects.create_user(username, password="a-password")
-        user.groups.add(*Group.objects.filter(name__in=groups))
-        return user
-
-    return make
-
-
-@pytest.fixture
-def maintainer(make_user):
-    return make_user("maintainer", "Maintainers")
-
-
-@pytest.fixture
-def maintainer_client(client, maintainer):
-    client.force_login(maintainer)
-    return client
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import stat
 import zipfile
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
@@ -17,27 +16,6 @@ from tests.helpers import CORPUS, DEMO, DEMO_NAMES, NOT_TEXT, agent_text, run, t
 pytestmark = pytest.mark.django_db
 
 SUBSET = "SuperClaude-Org__SuperClaude_Framework"
-
-
-@pytest.fixture
-def make_user(django_user_model):
-    def make(username, *groups):
-        user = django_user_model.objects.create_user(username, password="a-password")
-        user.groups.add(*Group.objects.filter(name__in=groups))
-        return user
-
-    return make
-
-
-@pytest.fixture
-def maintainer(make_user):
-    return make_user("maintainer", "Maintainers")
-
-
-@pytest.fixture
-def maintainer_client(client, maintainer):
-    client.force_login(maintainer)
-    return client
 
 
 def md(name: str, data: bytes | str) -> SimpleUploadedFile:

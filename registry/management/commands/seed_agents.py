@@ -5,20 +5,10 @@ import random
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
+from bench.generate import CATEGORIES, ROLES, TOPICS
 from registry import search, validation
 from registry.document import AgentDocument
 from registry.models import Agent, Version, json_safe, required_sections, text_hash
-
-CATEGORIES = (
-    "architecture", "backend", "data", "design", "devops", "documentation", "frontend",
-    "infrastructure", "mobile", "quality", "security", "testing",
-)  # fmt: skip
-TOPICS = (
-    "api", "cache", "cloud", "compliance", "database", "deployment", "graphql", "kubernetes",
-    "latency", "logging", "migration", "monitoring", "payments", "performance", "privacy",
-    "queue", "react", "refactoring", "search", "streaming", "terraform", "typescript",
-)  # fmt: skip
-ROLES = ("architect", "engineer", "reviewer", "specialist", "strategist", "analyst")
 
 
 def generated_text(name: str, rng: random.Random, names: list[str]) -> str:
