@@ -215,7 +215,10 @@ def timed_import(folder: Path) -> float:
     from registry.models import import_files
 
     began = time.perf_counter()
-    report = import_files(read_files(folder), message="Benchmark import")
+    # As `manage.py import_agents` does: one validating process per CPU.
+    report = import_files(
+        read_files(folder), message="Benchmark import", workers=os.cpu_count() or 1
+    )
     elapsed = time.perf_counter() - began
     if report.rejected or not report.stored:
         sys.exit(f"bench: the import refused files: {report.rejected[:3]}")
@@ -223,36 +226,54 @@ def timed_import(folder: Path) -> float:
 
 
 def timed_raw_insert(folder: Path) -> float:
-    """Read the same files, then insert the rows the import stored (agents and versions, all
-    their columns) into scratch tables of the same shape with executemany, in one transaction."""
+    """Read the same files, then insert every row the import stored (agents, versions and, on
+    SQLite, the search table's rows; PostgreSQL's index is a column of the agent row) into
+    scratch tables of the same shape and indexes, with executemany, in one transaction."""
     from django.db import connection, transaction
 
+    from registry import search
     from registry.models import Agent, Version
 
-    tables = []
+    tables = [Agent._meta.db_table, Version._meta.db_table]
+    if connection.vendor == "sqlite":
+        tables.append(search.FTS_TABLE)
+    copies = []
     with connection.cursor() as cursor:
-        for model in (Agent, Version):
-            table = model._meta.db_table
-            cursor.execute(f"SELECT * FROM {table}")
-            columns = [column[0] for column in cursor.description]
-            rows = cursor.fetchall()
+        for table in tables:
             scratch = f"bench_scratch_{table}"
+            columns = "rowid, *" if table == search.FTS_TABLE else "*"
+            cursor.execute(f"SELECT {columns} FROM {table}")
+            names = [column[0] for column in cursor.description]
+            copies.append((scratch, names, cursor.fetchall()))
             cursor.execute(f"DROP TABLE IF EXISTS {scratch}")
-            cursor.execute(f"CREATE TABLE {scratch} AS SELECT * FROM {table} WHERE 1 = 0")
-            tables.append((scratch, columns, rows))
+            for statement in scratch_table_ddl(cursor, table, scratch):
+                cursor.execute(statement)
     began = time.perf_counter()
     read_files(folder)
     with transaction.atomic(), connection.cursor() as cursor:
-        for scratch, columns, rows in tables:
-            marks = ", ".join(["%s"] * len(columns))
-            cursor.executemany(
-                f"INSERT INTO {scratch} ({', '.join(columns)}) VALUES ({marks})", rows
-            )
+        for scratch, names, rows in copies:
+            marks = ", ".join(["%s"] * len(names))
+            cursor.executemany(f"INSERT INTO {scratch} ({', '.join(names)}) VALUES ({marks})", rows)
     elapsed = time.perf_counter() - began
     with connection.cursor() as cursor:
-        for scratch, _, _ in tables:
+        for scratch, _, _ in copies:
             cursor.execute(f"DROP TABLE {scratch}")
     return elapsed
+
+
+def scratch_table_ddl(cursor, table: str, scratch: str) -> list[str]:
+    """Statements that make an empty copy of table named scratch, with the same columns,
+    constraints and indexes (on SQLite, the same FTS5 definition for the search table)."""
+    if cursor.db.vendor == "postgresql":
+        return [f"CREATE TABLE {scratch} (LIKE {table} INCLUDING ALL)"]
+    cursor.execute(
+        "SELECT sql FROM sqlite_master WHERE tbl_name = %s AND sql IS NOT NULL "
+        "AND type IN ('table', 'index') ORDER BY type DESC",
+        [table],
+    )
+    # Table and index names are quoted or followed by a space or parenthesis; renaming every
+    # occurrence of the table's name renames its indexes too (they all contain it).
+    return [row[0].replace(table, scratch) for row in cursor.fetchall()]
 
 
 # --- Export --------------------------------------------------------------------------------

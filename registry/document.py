@@ -6,7 +6,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import yaml
@@ -22,7 +22,7 @@ _DELIMITER_RE = re.compile(r"---[ \t]*(?:\r\n|\r|\n)?\Z")
 _CORE_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "seq", "map")
 )
-_markdown = MarkdownIt("commonmark")
+_markdown = MarkdownIt("commonmark").disable("inline")
 
 
 class DocumentError(ValueError):
@@ -58,6 +58,7 @@ def normalize_newlines(text: str, newline: str) -> str:
     return re.sub(r"\r\n|\r|\n", newline, text)
 
 
+@lru_cache(maxsize=4096)
 def normalize_heading(title: str) -> str:
     """The comparable form of a heading: no emoji or punctuation, case, leading "Your", colon."""
     kept = "".join(

@@ -130,7 +130,9 @@ class Progress:
 
     def step(self, count: int = 1) -> None:
         self.done += count
-        if self.enabled and (self.done % 25 == 0 or self.done == self.total):
+        if self.enabled and (
+            self.done // 25 > (self.done - count) // 25 or self.done == self.total
+        ):
             self.stream.write(f"\r{self.label} {self.done}/{self.total}")
             self.stream.flush()
 

@@ -73,7 +73,7 @@ _DELEGATE_RE = re.compile(
     r"\s*\[?(?:\*\*|__|\*|_)?\s*`?\s*(?P<name>[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?)"
     r"\s*`?\s*:?\s*(?:\*\*|__|\*|_)?\s*(?:\]\([^)]*\))?\s*(?:[:\u2014\u2013-]|\Z)"
 )
-_markdown = MarkdownIt("commonmark")
+_markdown = MarkdownIt("commonmark").disable("inline")
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ import hashlib
 import pytest
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import ProtectedError
 from django.urls import reverse
 
@@ -15,6 +16,7 @@ from registry.models import (
     Version,
     import_files,
 )
+from registry.models.agents import PARALLEL_MIN_FILES
 from tests.helpers import agent_text
 
 pytestmark = pytest.mark.django_db
@@ -451,3 +453,108 @@ def test_version_admin_shows_a_version_read_only(admin_client, agent):
     assert post.status_code == 403
     assert admin_client.get(reverse("admin:registry_version_add")).status_code == 403
     assert Version.objects.get().message == "Imported"
+
+
+def _stored_rows():
+    """What an import stored, without ids or times: agents with their live versions."""
+    return sorted(
+        Agent.objects.values_list(
+            "path",
+            "key",
+            "name",
+            "description",
+            "problems",
+            "error_count",
+            "warning_count",
+            "synced_hash",
+            "live_version__number",
+            "live_version__text",
+            "live_version__problems",
+            "live_version__delegations",
+            "live_version__frontmatter",
+            "live_version__name_line",
+        )
+    )
+
+
+def _many_files(count: int) -> list[IncomingFile]:
+    files = [
+        IncomingFile(
+            f"team/agent-{number}.md",
+            agent_text(name=f"agent-{number}", delegate_to=f"- **agent-{number + 1}** — next\n")
+            .replace("\n", "\r\n" if number % 7 == 0 else "\n")
+            .encode(),
+        )
+        for number in range(count)
+    ]
+    files.append(IncomingFile("team/dup.md", agent_text(name="agent-3").encode()))
+    files.append(IncomingFile("team/bad.md", agent_text(name="Bad Name").encode()))
+    return files
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def test_import_in_worker_processes_stores_what_one_process_stores():
+    count = PARALLEL_MIN_FILES + 10
+    try:
+        with transaction.atomic():
+            serial = import_files(_many_files(count))
+            expected = _stored_rows()
+            raise _RolledBack
+    except _RolledBack:
+        pass
+    assert not Agent.objects.exists()
+
+    parallel = import_files(_many_files(count), workers=2)
+
+    assert parallel.created == serial.created and len(parallel.created) == count + 2
+    assert sorted(parallel.with_errors) == sorted(serial.with_errors)
+    assert _stored_rows() == expected
+    # The last agent delegates to one that does not exist; agent-3's name is taken twice.
+    last = Agent.objects.get(path=f"team/agent-{count - 1}.md")
+    assert [p["code"] for p in last.problems] == ["delegate-unknown"]
+    assert "name-duplicate" in codes(Agent.objects.get(path="team/dup.md"))
+
+
+def test_reimport_of_changed_files_adds_the_next_version_in_bulk():
+    files = [
+        IncomingFile(f.path, f.data.replace(b"Does one thing well.", b"Knows quokkas."))
+        for f in _many_files(5)
+    ]
+    import_files(files)
+    changed = [
+        IncomingFile(f.path, f.data.replace(b"Knows quokkas.", b"Knows wombats.")) for f in files
+    ]
+
+    report = import_files(changed)
+
+    assert len(report.updated) == len(files) and not report.created
+    for agent in Agent.objects.select_related("live_version"):
+        assert agent.live_version.number == 2
+        assert agent.live_version.parent.number == 1
+        assert agent.description == "Knows wombats."
+        assert agent.synced_hash == agent.live_version.sha256
+    assert Agent.objects.search("wombats").count() == len(files)
+    assert Agent.objects.search("quokkas").count() == 0
+
+
+def test_import_refuses_the_same_path_given_twice():
+    report = import_files(
+        [
+            IncomingFile("a/b.md", agent_text(name="one").encode()),
+            IncomingFile("a/./b.md", agent_text(name="two").encode()),
+        ]
+    )
+
+    assert report.rejected == [("a/./b.md", "the path a/b.md is given more than once")]
+    assert not report.stored and not Agent.objects.exists()
+
+
+def test_keys_for_a_batch_are_distinct_from_each_other_and_from_stored_ones(agent):
+    keys = Agent.objects.unique_keys(
+        [("agent-one", "x/agent-one.md"), ("fresh", "a.md"), ("fresh", "b.md"), ("new", "new.md")]
+    )
+
+    assert keys == ["x-agent-one", "fresh", "b", "new-2"]

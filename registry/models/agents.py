@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import math
+import multiprocessing
 from collections import Counter
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from django.db import connections, models, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
+from django.utils import timezone
 from django.utils.text import slugify
 
 from .. import search, validation
@@ -218,23 +221,37 @@ class AgentQuerySet(models.QuerySet):
 
     def unique_key(self, name: str, path: str, exclude: Agent | None = None) -> str:
         """The URL key: the name when it is a valid slug not taken, else one made from the path."""
+        return self.unique_keys([(name, path)], exclude)[0]
+
+    def unique_keys(self, items: list[tuple[str, str]], exclude: Agent | None = None) -> list[str]:
+        """unique_key for many (name, path) pairs at once, each distinct from the others too.
+        One query for the names, and one more per agent whose key falls back to its path."""
         taken = self.all()
         if exclude is not None and exclude.pk:
             taken = taken.exclude(pk=exclude.pk)
         reserved = {"new"}  # /agents/new/ is the new-agent editor, not an agent's page
-        if (
-            validation.is_valid_name(name)
-            and name not in reserved
-            and not taken.filter(key=name).exists()
-        ):
-            return name
-        stem = path[: -len(".md")] if path.endswith(".md") else path
-        base = slugify(stem.replace("/", "-"))[:200] or "agent"
-        candidate, number = base, 1
-        while candidate in reserved or taken.filter(key=candidate).exists():
-            number += 1
-            candidate = f"{base}-{number}"
-        return candidate
+        preferred = [
+            name if validation.is_valid_name(name) and name not in reserved else None
+            for name, _ in items
+        ]
+        used = reserved | set(
+            taken.filter(key__in=[name for name in preferred if name]).values_list("key", flat=True)
+        )
+        keys = []
+        for (_, path), name in zip(items, preferred, strict=True):
+            if name and name not in used:
+                key = name
+            else:
+                stem = path[: -len(".md")] if path.endswith(".md") else path
+                base = slugify(stem.replace("/", "-"))[:200] or "agent"
+                used |= set(taken.filter(key__startswith=base).values_list("key", flat=True))
+                key, number = base, 1
+                while key in used:
+                    number += 1
+                    key = f"{base}-{number}"
+            used.add(key)
+            keys.append(key)
+        return keys
 
     def refresh_problems(self) -> int:
         """Recompute the registry-dependent problems of every agent from cached versions.
@@ -276,9 +293,7 @@ class AgentQuerySet(models.QuerySet):
                 changed.append(
                     Agent(pk=pk, problems=stored, error_count=errors, warning_count=warnings)
                 )
-        Agent.objects.bulk_update(
-            changed, ["problems", "error_count", "warning_count"], batch_size=500
-        )
+        update_rows(changed, ["problems", "error_count", "warning_count"])
         return len(changed)
 
 
@@ -352,7 +367,7 @@ class Agent(models.Model):
             Agent.objects.check_name_available(name, exclude=self)
         with transaction.atomic():
             latest = self.versions.order_by("-number").values_list("number", flat=True).first()
-            version = Version.from_document(
+            version = Version.build(
                 self,
                 document,
                 number=(latest or 0) + 1,
@@ -360,16 +375,16 @@ class Agent(models.Model):
                 message=message,
                 parent=self.live_version,
             )
+            version.save()
             self.live_version = version
-            self.name = db_text(name)[:255]
-            frontmatter = document.frontmatter or {}
-            description = frontmatter.get("description")
-            self.description = db_text(description) if isinstance(description, str) else ""
-            category = frontmatter.get("category")
-            self.category = db_text(category)[:100] if isinstance(category, str) else ""
+            self.take_cached_fields(document)
             self.save()
             self.update_search_index(document)
         return version
+
+    def take_cached_fields(self, document: AgentDocument) -> None:
+        for name, value in cached_fields(document).items():
+            setattr(self, name, value)
 
     def update_search_index(self, document: AgentDocument) -> None:
         """Index the live version's name, description and body for AgentQuerySet.search."""
@@ -407,6 +422,35 @@ class Agent(models.Model):
             for key, name, delegated in rows
             if any(item[0] == self.name for item in delegated or [])
         ]
+
+
+def derived_fields(document: AgentDocument) -> dict:
+    """A version's fields for document: its text and what validation derives from it."""
+    text = document.to_bytes().decode("utf-8")
+    problems = validation.intrinsic_problems(document, required_sections())
+    errors, warnings = validation.counts(problems)
+    return {
+        "text": text,
+        "sha256": text_hash(text),
+        "frontmatter": json_safe(document.frontmatter),
+        "problems": [json_safe(p.as_dict()) for p in problems],
+        "delegations": [[d.name, d.line, d.column] for d in validation.delegations(document)],
+        "name_line": document.key_line("name") or 1,
+        "error_count": errors,
+        "warning_count": warnings,
+    }
+
+
+def cached_fields(document: AgentDocument) -> dict:
+    """The agent's fields copied from its live version's document, for lists and lookups."""
+    frontmatter = document.frontmatter or {}
+    description = frontmatter.get("description")
+    category = frontmatter.get("category")
+    return {
+        "name": db_text(validation.agent_name(document) or "")[:255],
+        "description": db_text(description) if isinstance(description, str) else "",
+        "category": db_text(category)[:100] if isinstance(category, str) else "",
+    }
 
 
 def parse_text(text: str) -> AgentDocument:
@@ -474,22 +518,9 @@ class Version(models.Model):
         raise ImmutableVersionError("versions are never deleted")
 
     @classmethod
-    def from_document(cls, agent: Agent, document: AgentDocument, **fields) -> Version:
-        text = document.to_bytes().decode("utf-8")
-        problems = validation.intrinsic_problems(document, required_sections())
-        errors, warnings = validation.counts(problems)
-        return cls.objects.create(
-            agent=agent,
-            text=text,
-            sha256=text_hash(text),
-            frontmatter=json_safe(document.frontmatter),
-            problems=[json_safe(p.as_dict()) for p in problems],
-            delegations=[[d.name, d.line, d.column] for d in validation.delegations(document)],
-            name_line=document.key_line("name") or 1,
-            error_count=errors,
-            warning_count=warnings,
-            **fields,
-        )
+    def build(cls, agent: Agent, document: AgentDocument, **fields) -> Version:
+        """A new, unsaved version of agent holding document, with what is derived from it."""
+        return cls(agent=agent, **derived_fields(document), **fields)
 
     @property
     def document(self) -> AgentDocument:
@@ -538,14 +569,18 @@ def import_files(
     skip_rejected: bool = False,
     message: str = "Imported",
     progress=None,
+    workers: int = 1,
 ) -> ImportReport:
     """Store files byte for byte with their problems, all or nothing.
 
     A rejected file (not UTF-8, NUL, too large, symlink, unsafe path) stores nothing at all
     unless skip_rejected. Unchanged text makes no new version. A file changed both here and in
-    the repository since the last sync is a conflict and is not overwritten."""
+    the repository since the last sync is a conflict and is not overwritten. workers > 1
+    validates the files in that many forked processes while this one writes: for a command
+    line, never for a web request (forking a threaded server process is not safe)."""
     report = ImportReport()
     accepted: list[tuple[str, str, AgentDocument]] = []
+    accepted_paths: set[str] = set()
     for incoming in files:
         reason = incoming.refused
         if not reason:
@@ -556,52 +591,57 @@ def import_files(
                 reason = str(error)
             except DocumentError as error:
                 reason = f"line {error.line}: {error.message}"
+            else:
+                if path in accepted_paths:
+                    reason = f"the path {path} is given more than once"
         if reason:
             report.rejected.append((incoming.path, reason))
         else:
             accepted.append((path, document.to_bytes().decode("utf-8"), document))
+            accepted_paths.add(path)
     if report.rejected and not skip_rejected:
         return report
 
     with transaction.atomic():
         existing = {
             agent.path: agent
-            for agent in Agent.objects.select_related("live_version")
+            for agent in Agent.objects.select_for_update(of=("self",))
+            .select_related("live_version")
             .defer("live_version__text")
-            .filter(path__in=[path for path, _, _ in accepted])
+            .filter(path__in=accepted_paths)
+            .order_by("pk")
         }
+        to_store: list[tuple[str, str, AgentDocument, Agent | None]] = []
+        synced: list[Agent] = []
         for path, text, document in accepted:
             agent = existing.get(path)
             digest = text_hash(text)
-            if agent is not None and agent.live_version and agent.live_version.sha256 == digest:
+            live = agent.live_version if agent is not None else None
+            if live is not None and digest in (live.sha256, agent.synced_hash):
+                # Unchanged, or as last synced: the registry's newer version stays, to be exported.
                 report.unchanged.append(path)
-            elif agent is not None and agent.live_version and digest == agent.synced_hash:
-                # The file is as last synced; the registry's newer version stays, to be exported.
-                report.unchanged.append(path)
-            elif (
-                agent is not None
-                and agent.live_version
-                and agent.synced_hash
-                and agent.live_version.sha256 != agent.synced_hash
-                and digest != agent.synced_hash
-            ):
+                if agent.synced_hash != digest:
+                    agent.synced_hash = digest
+                    synced.append(agent)
+            elif live is not None and agent.synced_hash and live.sha256 != agent.synced_hash:
                 report.conflicts.append(path)
             else:
                 (report.created if agent is None else report.updated).append(path)
-                if not dry_run:
-                    if agent is None:
-                        name = validation.agent_name(document) or ""
-                        agent = Agent.objects.create(
-                            path=path, key=Agent.objects.unique_key(name, path)
-                        )
-                    agent.add_version(text, author, message, check_name=False)
-            if agent is not None and not dry_run and path not in report.conflicts:
-                Agent.objects.filter(pk=agent.pk).update(synced_hash=digest)
+                to_store.append((path, text, document, agent))
+                continue  # its progress steps as it is stored
             if progress is not None:
                 progress.step()
         if not dry_run:
+            update_rows(synced, ["synced_hash"])
+            with _deriving([document for _, _, document, _ in to_store], workers) as derived:
+                for start in range(0, len(to_store), IMPORT_BATCH):
+                    batch = to_store[start : start + IMPORT_BATCH]
+                    fields = [next(derived) for _ in batch]
+                    _store_imported(batch, fields, author, message, progress)
             Agent.objects.refresh_problems()
             report.stored = True
+        elif progress is not None:
+            progress.step(len(to_store))
     if dry_run:
         report.with_errors = [
             path
@@ -610,11 +650,114 @@ def import_files(
         ]
     else:
         report.with_errors = list(
-            Agent.objects.filter(
-                path__in=[path for path, _, _ in accepted], error_count__gt=0
-            ).values_list("path", flat=True)
+            Agent.objects.filter(path__in=accepted_paths, error_count__gt=0).values_list(
+                "path", flat=True
+            )
         )
     return report
+
+
+IMPORT_BATCH = 500
+
+
+def update_rows(objects: list[models.Model], fields: list[str]) -> None:
+    """Save fields of many rows of one model: bulk_update's effect with one executemany of a
+    plain UPDATE, where bulk_update builds a CASE per field and row, slow for thousands."""
+    if not objects:
+        return
+    meta = type(objects[0])._meta
+    connection = connections[type(objects[0]).objects.db]
+    quote = connection.ops.quote_name
+    columns = [meta.get_field(name) for name in fields]
+    assignments = ", ".join(f"{quote(column.column)} = %s" for column in columns)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s",
+            [
+                [
+                    column.get_db_prep_save(getattr(row, column.attname), connection)
+                    for column in columns
+                ]
+                + [row.pk]
+                for row in objects
+            ],
+        )
+
+
+# Below this many files, starting processes costs more than it saves.
+PARALLEL_MIN_FILES = 200
+
+
+@contextmanager
+def _deriving(documents: list[AgentDocument], workers: int):
+    """An iterator of (version fields, agent fields) for documents, in order: computed here,
+    or by `workers` forked processes (each validating a document in about a millisecond)."""
+    if workers <= 1 or len(documents) < PARALLEL_MIN_FILES:
+        yield ((derived_fields(d), cached_fields(d)) for d in documents)
+        return
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        yield pool.imap(_derive, [(d.text, d.bom) for d in documents], chunksize=50)
+
+
+def _derive(text_and_bom: tuple[str, bool]) -> tuple[dict, dict]:
+    document = AgentDocument(*text_and_bom)
+    return derived_fields(document), cached_fields(document)
+
+
+def _store_imported(batch, fields, author, message: str, progress) -> None:
+    """Store (path, text, document, agent or None) as each agent's next version, in bulk: the
+    new agents, then the versions, then the agents' cached fields and the search index.
+    fields: (version fields, agent fields) of each document."""
+    new = [
+        (path, agent_fields)
+        for (path, _, _, agent), (_, agent_fields) in zip(batch, fields, strict=True)
+        if agent is None
+    ]
+    keys = Agent.objects.unique_keys([(agent_fields["name"], path) for path, agent_fields in new])
+    created = iter(
+        Agent.objects.bulk_create(
+            [Agent(path=path, key=key) for (path, _), key in zip(new, keys, strict=True)]
+        )
+    )
+    agents = [agent or next(created) for _, _, _, agent in batch]
+    latest = dict(
+        Version.objects.filter(agent__in=[agent for _, _, _, agent in batch if agent])
+        .values("agent")
+        .annotate(latest=models.Max("number"))
+        .values_list("agent", "latest")
+    )
+    versions = Version.objects.bulk_create(
+        [
+            Version(
+                agent=agent,
+                number=latest.get(agent.pk, 0) + 1,
+                author=author,
+                message=message,
+                parent=agent.live_version,
+                **version_fields,
+            )
+            for agent, (version_fields, _) in zip(agents, fields, strict=True)
+        ]
+    )
+    now = timezone.now()
+    for agent, version, (_, agent_fields) in zip(agents, versions, fields, strict=True):
+        agent.live_version = version
+        for name, value in agent_fields.items():
+            setattr(agent, name, value)
+        agent.synced_hash = version.sha256
+        agent.updated_at = now
+    if progress is not None:
+        progress.step(len(batch))
+    update_rows(
+        agents, ["live_version", "name", "description", "category", "synced_hash", "updated_at"]
+    )
+    search.write_index(
+        connections[Agent.objects.db],
+        [
+            (agent.pk, agent.name, agent.description, document.body)
+            for agent, (_, _, document, _) in zip(agents, batch, strict=True)
+        ],
+    )
 
 
 # --- Export -------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Import every agent file under a folder, byte for byte, with its problems."""
 
+import os
 from pathlib import Path
 
 from django.conf import settings
@@ -22,8 +23,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--skip-rejected", action="store_true", help="store the good files anyway"
         )
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="processes that validate files for a large import (default: one per CPU)",
+        )
 
-    def handle(self, *args, folder, dry_run, skip_rejected, **options):
+    def handle(self, *args, folder, dry_run, skip_rejected, jobs, **options):
         root = Path(folder)
         if not root.is_dir():
             raise CommandError(f"{folder}: no such folder", returncode=2)
@@ -40,7 +47,11 @@ class Command(BaseCommand):
 
         progress = Progress("Importing", len(incoming), self.stderr._out)
         report = import_files(
-            incoming, dry_run=dry_run, skip_rejected=skip_rejected, progress=progress
+            incoming,
+            dry_run=dry_run,
+            skip_rejected=skip_rejected,
+            progress=progress,
+            workers=max(jobs, 1),
         )
         progress.close()
         if not dry_run:
