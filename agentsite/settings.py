@@ -112,6 +112,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "PRAGMA synchronous=NORMAL;"
             "PRAGMA busy_timeout=20000;"
             "PRAGMA foreign_keys=ON;"
+            # 32 MiB of page cache per connection (SQLite's default is 2 MiB): the agent rows
+            # and the search index of a large registry stay in memory between requests.
+            "PRAGMA cache_size=-32768;"
         ),
     }
     # A file, not memory, so the live server's threads share it; one per process, so that two
@@ -195,6 +198,16 @@ REGISTRY_MAX_UNPACKED_BYTES = int(os.environ.get("REGISTRY_MAX_UNPACKED_BYTES", 
 REGISTRY_MAX_ZIP_MEMBERS = int(os.environ.get("REGISTRY_MAX_ZIP_MEMBERS", 5000))
 REGISTRY_NEW_AGENT_FOLDER = os.environ.get("REGISTRY_NEW_AGENT_FOLDER", "agents")
 REGISTRY_APPROVALS_REQUIRED = int(os.environ.get("REGISTRY_APPROVALS_REQUIRED", 1))
+# The agent list's rendered results are cached for this long at most (0: not cached); any
+# change to an agent or a change request makes a new cache key at once.
+REGISTRY_LIST_CACHE_SECONDS = int(os.environ.get("REGISTRY_LIST_CACHE_SECONDS", 60))
+# In each process's memory: at most 300 entries, a page of the list is about 40 KB.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "OPTIONS": {"MAX_ENTRIES": 300},
+    }
+}
 # The git checkout that export and the drift check work on.
 REGISTRY_REPOSITORY_DIR = os.environ.get("REGISTRY_REPOSITORY_DIR", "")
 

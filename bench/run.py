@@ -10,6 +10,7 @@ import argparse
 import base64
 import os
 import platform
+import re
 import secrets
 import shutil
 import signal
@@ -271,9 +272,12 @@ def scratch_table_ddl(cursor, table: str, scratch: str) -> list[str]:
         "AND type IN ('table', 'index') ORDER BY type DESC",
         [table],
     )
-    # Table and index names are quoted or followed by a space or parenthesis; renaming every
-    # occurrence of the table's name renames its indexes too (they all contain it).
-    return [row[0].replace(table, scratch) for row in cursor.fetchall()]
+    name = re.compile(rf'(?<![\w"])"?{table}"?(?![\w"])')
+    index = re.compile(r'^(CREATE (?:UNIQUE )?INDEX )("?)(\w+)\2')
+    return [
+        name.sub(f'"{scratch}"', index.sub(r'\1"bench_scratch_\3"', row[0]))
+        for row in cursor.fetchall()
+    ]
 
 
 # --- Export --------------------------------------------------------------------------------
@@ -340,7 +344,7 @@ def make_change(user):
 
 def queries_per_page(user) -> dict[str, int]:
     from django.db import connection
-    from django.test import Client
+    from django.test import Client, override_settings
     from django.test.utils import CaptureQueriesContext
 
     from registry.models import Agent
@@ -355,8 +359,11 @@ def queries_per_page(user) -> dict[str, int]:
         ("agent page /agents/<key>/", f"/agents/{agent.key}/"),
         ("change page /changes/<id>/", f"/changes/{change.pk}/"),
     ):
-        client.get(url)  # caches warm, as in a running server
-        with CaptureQueriesContext(connection) as queries:
+        client.get(url)  # warm, as in a running server; but the list's results are not cached
+        with (
+            CaptureQueriesContext(connection) as queries,
+            override_settings(REGISTRY_LIST_CACHE_SECONDS=0),
+        ):
             response = client.get(url)
         if response.status_code != 200:
             sys.exit(f"bench: {url} answered {response.status_code}")
@@ -364,7 +371,7 @@ def queries_per_page(user) -> dict[str, int]:
     return counts
 
 
-def start_gunicorn(port: int, log: Path) -> subprocess.Popen:
+def start_gunicorn(port: int, log: Path, **env: str) -> subprocess.Popen:
     gunicorn = Path(sys.executable).parent / "gunicorn"
     command = [str(gunicorn)] if gunicorn.exists() else [sys.executable, "-m", "gunicorn"]
     process = subprocess.Popen(
@@ -379,6 +386,7 @@ def start_gunicorn(port: int, log: Path) -> subprocess.Popen:
             "5",
         ],
         cwd=ROOT,
+        env={**os.environ, **env},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -590,6 +598,26 @@ def main() -> int:
     finally:
         stop_gunicorn(server)
 
+    # The list and the search again, on a server that renders every request (no list cache).
+    server = start_gunicorn(port, work / "gunicorn-uncached.log", REGISTRY_LIST_CACHE_SECONDS="0")
+    try:
+        for name in ("list", "search"):
+            results[f"{name}, cache off"] = [
+                load.run_load(
+                    "127.0.0.1", port, requests[name], clients=CLIENTS, seconds=arguments.duration
+                )
+                for _ in range(arguments.rounds)
+            ]
+        say(
+            "list cache off: "
+            + ", ".join(
+                f"{results[name + ', cache off'][-1].per_second:.0f}/s"
+                for name in ("list", "search")
+            )
+        )
+    finally:
+        stop_gunicorn(server)
+
     def rps(name):
         return [result.per_second for result in results[name]]
 
@@ -601,6 +629,8 @@ def main() -> int:
         "search": f"GET /agents/?q={generate.SEARCH_WORD}",
         "admin list": "GET /admin/registry/agent/",
         "admin search": f"GET /admin/registry/agent/?q={generate.SEARCH_WORD}",
+        "list, cache off": "GET /agents/, list cache off",
+        "search, cache off": f"GET /agents/?q={generate.SEARCH_WORD}, list cache off",
         "live check": f"POST live check, {editor_bytes:,} B agent",
         "constant": "POST /bench/constant (same body)",
     }
@@ -640,6 +670,12 @@ def main() -> int:
             "x",
             ">= 3x",
             statistics.median(search_ratio) >= 3,
+        ),
+        Row("list, cache off / admin list throughput", share("list, cache off", "admin list"), "x"),
+        Row(
+            "search, cache off / admin search throughput",
+            share("search, cache off", "admin search"),
+            "x",
         ),
         Row(
             "live check / constant view throughput",

@@ -1,5 +1,6 @@
 """The registry's pages: thin views over the models, HTMX fragments as template partials."""
 
+import hashlib
 import json
 from pathlib import PurePosixPath
 
@@ -7,11 +8,13 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Case, F, Q, Value, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import content_disposition_header
@@ -78,6 +81,48 @@ class AgentListFilters(forms.Form):
 @require_GET
 def agent_list(request: HtmxHttpRequest):
     filters = AgentListFilters(request.GET).chosen()
+    # The results and the categories are cached, keyed on what they are made of: the query
+    # string, and when agents or change requests last changed. A hit costs two indexed
+    # queries instead of a count, a page of rows and rendering them.
+    generation = Agent.objects.generation()
+    key = list_cache_key("results", generation, request.GET.urlencode())
+    results = cache.get(key) if key else None
+    if results is None:
+        context = _agent_list_results(request, filters)
+        results = render_to_string("registry/agent_list.html#results", context, request)
+        # Empty states differ by the user's permissions (what they may do next): not cached.
+        if key and context["page"].object_list:
+            cache.set(key, results, settings.REGISTRY_LIST_CACHE_SECONDS)
+    if request.htmx and not request.htmx.history_restore_request:
+        response = HttpResponse(results)
+    else:
+        key = list_cache_key("categories", generation)
+        categories = cache.get(key) if key else None
+        if categories is None:
+            categories = Agent.objects.categories()
+            if key:
+                cache.set(key, categories, settings.REGISTRY_LIST_CACHE_SECONDS)
+        context = {
+            "results": results,
+            "filters": filters,
+            "statuses": AgentListFilters.STATUSES,
+            "sorts": AgentListFilters.SORTS,
+            "categories": categories,
+        }
+        response = render(request, "registry/agent_list.html", context)
+    # The same URL answers with a fragment or a page: caches must tell them apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def list_cache_key(*parts) -> str:
+    """The cache key of a part of the agent list, or "" when REGISTRY_LIST_CACHE_SECONDS is 0."""
+    if settings.REGISTRY_LIST_CACHE_SECONDS <= 0:
+        return ""
+    return "registry:agent-list:" + hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _agent_list_results(request: HttpRequest, filters: dict) -> dict:
     agents = Agent.objects.listed(
         q=filters["q"],
         category=filters["category"],
@@ -87,26 +132,11 @@ def agent_list(request: HtmxHttpRequest):
     page = Paginator(agents.order_by(*AGENT_ORDERINGS[filters["sort"]]), AGENTS_PER_PAGE).get_page(
         request.GET.get("page")
     )
-    context = {
+    return {
         "page": page,
         "filters": filters,
-        "statuses": AgentListFilters.STATUSES,
-        "sorts": AgentListFilters.SORTS,
-        # Evaluated only by the whole page, not by the results fragment.
-        "categories": Agent.objects.active()
-        .exclude(category="")
-        .order_by("category")
-        .values_list("category", flat=True)
-        .distinct(),
         "registry_empty": page.paginator.count == 0 and not Agent.objects.exists(),
     }
-    template = "registry/agent_list.html"
-    if request.htmx and not request.htmx.history_restore_request:
-        template += "#results"
-    response = render(request, template, context)
-    # The same URL answers with a fragment or a page: caches must tell them apart.
-    patch_vary_headers(response, ["HX-Request"])
-    return response
 
 
 def _frontmatter_value(value) -> str:

@@ -2,8 +2,15 @@
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 
 from tests.helpers import DEMO, DEMO_NAMES
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with nothing cached (the agent list caches its results)."""
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -346,8 +346,8 @@ def test_queries_per_page_do_not_grow_with_the_number_of_agents(
         with CaptureQueriesContext(connection) as queries:
             response = reader.get(LIST_URL, {"sort": "changed"})
         assert len(listed(response)) == count
-        # The fragment: session, user, count, rows.
-        with django_assert_num_queries(4):
+        # The fragment: session, user, the cache key (2), count, rows.
+        with django_assert_num_queries(6):
             fragment = reader.get(LIST_URL, {"q": "same", "category": "c"}, headers=HTMX)
         assert len(listed(fragment)) == count
         return len(queries)
@@ -393,3 +393,71 @@ def test_searching_a_hyphenated_name_finds_that_agent(client, django_user_model)
     page = client.get("/agents/", {"q": "helper-5"}).content.decode()
     assert 'href="/agents/helper-5/"' in page
     assert 'href="/agents/helper-6/"' not in page
+
+
+# --- The results cache ----------------------------------------------------------------------
+
+
+def test_a_repeated_request_is_answered_from_the_cache(reader, three_agents):
+    reader.get(LIST_URL, {"q": "queries"}, headers=HTMX)
+    with CaptureQueriesContext(connection) as queries:
+        response = reader.get(LIST_URL, {"q": "queries"}, headers=HTMX)
+
+    assert listed(response) == ["database-tuner"]
+    sql = " ".join(query["sql"] for query in queries.captured_queries)
+    assert "COUNT(*)" not in sql and '"registry_agent"."description"' not in sql
+
+
+def test_a_new_version_shows_at_once(reader, three_agents):
+    assert "Keeps the voice consistent." in reader.get(LIST_URL).content.decode()
+    agent = three_agents["brand-guardian"]
+    agent.add_version(agent_text("brand-guardian", "Now writes release notes."))
+
+    html = reader.get(LIST_URL).content.decode()
+
+    assert "Now writes release notes." in html and "Keeps the voice" not in html
+
+
+def test_an_opened_change_shows_at_once(reader, user, three_agents):
+    assert "open change</span>" not in reader.get(LIST_URL).content.decode()
+    tuner = three_agents["database-tuner"]
+    ChangeRequest.start_draft(author=user, text=tuner.live_version.text, agent=tuner)
+
+    assert reader.get(LIST_URL).content.decode().count("open change</span>") == 1
+
+
+def test_problems_recomputed_for_other_agents_show_at_once(reader):
+    add_agents(agent_text("lonely", "Waits.", delegate_to="- **helper** — for help\n"))
+    assert "1 error</span>" in reader.get(LIST_URL).content.decode()
+
+    add_agents(agent_text("helper", "Helps.", delegate_to="- **lonely** — back\n"))
+
+    html = reader.get(LIST_URL).content.decode()
+    assert listed(reader.get(LIST_URL)) == ["helper", "lonely"]
+    assert "error</span>" not in html
+
+
+def test_an_update_through_the_queryset_shows_at_once(reader, three_agents):
+    assert "brand-guardian" in listed(reader.get(LIST_URL))
+    Agent.objects.filter(name="brand-guardian").update(archived=True)
+
+    assert "brand-guardian" not in listed(reader.get(LIST_URL))
+    assert "design" not in reader.get(LIST_URL).content.decode()  # nor its category
+
+
+def test_the_empty_state_follows_the_users_permissions(client, make_user):
+    client.force_login(make_user("someone"))
+    assert "upload the files" not in client.get(LIST_URL).content.decode()
+
+    client.force_login(make_user("keeper", "Maintainers"))
+
+    assert "upload the files" in client.get(LIST_URL).content.decode()
+
+
+def test_the_cache_can_be_turned_off(reader, three_agents, settings):
+    settings.REGISTRY_LIST_CACHE_SECONDS = 0
+    reader.get(LIST_URL, headers=HTMX)
+    with CaptureQueriesContext(connection) as queries:
+        reader.get(LIST_URL, headers=HTMX)
+
+    assert any("COUNT(*)" in query["sql"] for query in queries.captured_queries)

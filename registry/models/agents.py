@@ -68,6 +68,11 @@ class ImmutableVersionError(Exception):
 
 
 class AgentQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        # As save() does: updated_at moves on every change (the list's cache key reads it).
+        kwargs.setdefault("updated_at", timezone.now())
+        return super().update(**kwargs)
+
     def active(self):
         return self.filter(archived=False)
 
@@ -150,6 +155,26 @@ class AgentQuerySet(models.QuerySet):
             .annotate(
                 has_open_change=Exists(ChangeRequest.objects.active().filter(agent=OuterRef("pk")))
             )
+        )
+
+    def categories(self) -> list[str]:
+        """The categories of the active agents, sorted, for the list's filter."""
+        return list(
+            self.active()
+            .exclude(category="")
+            .order_by("category")
+            .values_list("category", flat=True)
+            .distinct()
+        )
+
+    def generation(self) -> tuple:
+        """When an agent or a change request last changed (what the agent list shows comes
+        from both): a cache key part that moves on every save. Two queries, on indexes."""
+        from .changes import ChangeRequest
+
+        return tuple(
+            model.objects.order_by("-updated_at").values_list("updated_at", flat=True).first()
+            for model in (Agent, ChangeRequest)
         )
 
     def name_taken(self, name: str, exclude: Agent | None = None) -> Agent | None:
@@ -274,7 +299,7 @@ class AgentQuerySet(models.QuerySet):
         by_lower: dict[str, list[str]] = {}
         for name in active_names:
             by_lower.setdefault(name.lower(), []).append(name)
-        changed = []
+        changed, now = [], timezone.now()
         for pk, archived, name, current, intrinsic, delegated, name_line in rows:
             taken = []
             if name and not archived and lowered[name.lower()] > 1:
@@ -291,9 +316,15 @@ class AgentQuerySet(models.QuerySet):
             if stored != current:
                 errors, warnings = validation.counts(validation.sort_problems(problems))
                 changed.append(
-                    Agent(pk=pk, problems=stored, error_count=errors, warning_count=warnings)
+                    Agent(
+                        pk=pk,
+                        problems=stored,
+                        error_count=errors,
+                        warning_count=warnings,
+                        updated_at=now,
+                    )
                 )
-        update_rows(changed, ["problems", "error_count", "warning_count"])
+        update_rows(changed, ["problems", "error_count", "warning_count", "updated_at"])
         return len(changed)
 
 
@@ -303,7 +334,7 @@ class Agent(models.Model):
     path = models.CharField(max_length=1024, unique=True)
     key = models.SlugField(max_length=255, unique=True, help_text="The agent's URL key.")
     # Cached from the live version, for lists and lookups without reading the text.
-    name = models.CharField(max_length=255, blank=True, db_index=True)
+    name = models.CharField(max_length=255, blank=True)
     description = models.TextField(blank=True)
     category = models.CharField(max_length=100, blank=True, db_index=True)
     live_version = models.OneToOneField(
@@ -324,6 +355,16 @@ class Agent(models.Model):
 
     class Meta:
         ordering = ["name", "path"]
+        indexes = [
+            # The list's order, and lookups by name.
+            models.Index(fields=["name", "path"], name="agent_name_path"),
+            # Counting the active agents and listing their categories read only this index.
+            models.Index(fields=["archived", "category"], name="agent_archived_category"),
+            # The latest change, for the list's cache key.
+            models.Index(fields=["updated_at"], name="agent_updated_at"),
+            # Names are unique ignoring case: the editor's check looks them up that way.
+            models.Index(Lower("name"), name="agent_name_lower"),
+        ]
 
     def __str__(self) -> str:
         return self.name or self.path

@@ -26,6 +26,11 @@ class WorkflowError(Exception):
 
 
 class ChangeRequestQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        # As save() does: updated_at moves on every change (the agent list's cache reads it).
+        kwargs.setdefault("updated_at", timezone.now())
+        return super().update(**kwargs)
+
     def active(self):
         return self.filter(status__in=ChangeRequest.ACTIVE_STATUSES)
 
@@ -105,6 +110,7 @@ class ChangeRequest(models.Model):
 
     class Meta:
         ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["updated_at"], name="change_updated_at")]
         permissions = [
             ("propose_change", "Can propose changes to agents"),
             ("review_change", "Can review and approve changes"),
