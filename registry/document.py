@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from markdown_it import MarkdownIt
@@ -399,6 +399,18 @@ class Section:
         return normalize_heading(self.title)
 
 
+class Block(NamedTuple):
+    """A piece of a section's Markdown structure: the text of a paragraph or heading
+    ("inline"), or the start of a list item ("list_item_open"); line is 0-based in the file."""
+
+    type: str
+    level: int
+    content: str
+    line: int
+
+    TYPES = frozenset({"inline", "list_item_open"})
+
+
 class AgentDocument:
     """An agent file. Its exact text is the truth; frontmatter and sections are read from it."""
 
@@ -556,7 +568,11 @@ class AgentDocument:
         return "".join(self.lines[self.body_start :])
 
     @cached_property
-    def sections(self) -> list[Section]:
+    def _blocks(self) -> tuple[list[Section], dict[int, list[Block]]]:
+        """The body's H2 sections, and for each section's first line the outline of its body.
+
+        Only small tuples are kept, not markdown-it's tokens: a document lives as long as the
+        request or import that holds it, and thousands of tokens each would weigh on memory."""
         offset = self.body_start
         tokens = _markdown.parse(self.body)
         headings = []
@@ -565,12 +581,28 @@ class AgentDocument:
                 inline = tokens[index + 1]
                 title = " ".join(inline.content.split())
                 begin, end = token.map
-                headings.append((title, begin + offset, end + offset))
-        sections = []
-        for number, (title, begin, body_begin) in enumerate(headings):
-            end = headings[number + 1][1] if number + 1 < len(headings) else len(self.lines)
+                headings.append((title, begin + offset, end + offset, index))
+        sections, outlines = [], {}
+        for number, (title, begin, body_begin, index) in enumerate(headings):
+            following = headings[number + 1] if number + 1 < len(headings) else None
+            end = following[1] if following else len(self.lines)
             sections.append(Section(title, begin, body_begin, end))
-        return sections
+            # After heading_open, its inline and heading_close; up to the next section's heading.
+            outlines[begin] = [
+                Block(token.type, token.level, token.content, token.map[0] + offset)
+                for token in tokens[index + 3 : following[3] if following else len(tokens)]
+                if token.type in Block.TYPES and token.map is not None
+            ]
+        return sections, outlines
+
+    @property
+    def sections(self) -> list[Section]:
+        return self._blocks[0]
+
+    def section_outline(self, section: Section) -> list[Block]:
+        """The text blocks and list items of a section's body, in order, with their levels as
+        parsing the body alone gives them (top-level paragraphs' text is at level 1)."""
+        return self._blocks[1][section.start]
 
     @property
     def preamble(self) -> str:

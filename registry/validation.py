@@ -6,15 +6,12 @@ import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass
 
-from markdown_it import MarkdownIt
-
 from .document import (
     DEFAULT_MAX_BYTES,
     AgentDocument,
     DocumentError,
     Section,
     normalize_heading,
-    split_lines,
 )
 
 DEFAULT_REQUIRED_SECTIONS = ("Focus Areas", "Boundaries", "Delegate To")
@@ -73,7 +70,6 @@ _DELEGATE_RE = re.compile(
     r"\s*\[?(?:\*\*|__|\*|_)?\s*`?\s*(?P<name>[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?)"
     r"\s*`?\s*:?\s*(?:\*\*|__|\*|_)?\s*(?:\]\([^)]*\))?\s*(?:[:\u2014\u2013-]|\Z)"
 )
-_markdown = MarkdownIt("commonmark").disable("inline")
 
 
 @dataclass(frozen=True)
@@ -418,7 +414,7 @@ def _boundaries_problems(document: AgentDocument, section: Section, title: str):
     """Boundaries needs a non-empty Will list and a non-empty Will Not list."""
     items: dict[str, int] = {}
     label = None
-    for token in _markdown.parse(document.section_body(section)):
+    for token in document.section_outline(section):
         if token.type == "inline" and token.level == 1:
             found = _WILL_LABELS.get(normalize_heading(token.content))
             if found is not None:
@@ -456,21 +452,20 @@ def delegations(document: AgentDocument) -> list[Delegation]:
     section = delegate_section(document)
     if section is None:
         return []
-    body_lines = split_lines(document.section_body(section))
-    tokens = _markdown.parse(document.section_body(section))
+    blocks = document.section_outline(section)
     found = []
-    for index, token in enumerate(tokens):
-        if token.type != "list_item_open" or token.level != 1:
+    for index, block in enumerate(blocks):
+        if block.type != "list_item_open" or block.level != 1:
             continue
-        inline = next((t for t in tokens[index:] if t.type == "inline"), None)
-        if inline is None or inline.map is None:
+        inline = next((b for b in blocks[index:] if b.type == "inline"), None)
+        if inline is None:
             continue
         match = _DELEGATE_RE.match(inline.content)
         if not match:
             continue
-        source = body_lines[inline.map[0]] if inline.map[0] < len(body_lines) else ""
+        source = document.lines[inline.line] if inline.line < len(document.lines) else ""
         column = source.find(match["name"]) + 1 or 1
-        found.append(Delegation(match["name"], section.body_start + inline.map[0] + 1, column))
+        found.append(Delegation(match["name"], inline.line + 1, column))
     return found
 
 

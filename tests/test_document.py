@@ -13,6 +13,7 @@ import frontmatter
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from registry.document import (
     AgentDocument,
@@ -881,3 +882,27 @@ def test_dates_compare_with_python_frontmatter_as_the_strings_written():
 
     assert expected["created"] == datetime.date(2024, 1, 5)
     assert AgentDocument.parse(text.encode()).frontmatter == as_read_by_strict_loader(expected)
+
+
+_SECTION_ALONE = MarkdownIt("commonmark").disable("inline")
+
+
+def _assert_outlines_are_the_sections_parsed_alone(document: AgentDocument) -> None:
+    for section in document.sections:
+        alone = [
+            (token.type, token.level, token.content, token.map[0] + section.body_start)
+            for token in _SECTION_ALONE.parse(document.section_body(section))
+            if token.type in ("inline", "list_item_open") and token.map is not None
+        ]
+        assert [tuple(block) for block in document.section_outline(section)] == alone
+
+
+@pytest.mark.parametrize("path", [*AGENT_FILES, EXAMPLE], ids=shared_id)
+def test_section_outline_is_that_of_the_section_parsed_alone(path):
+    _assert_outlines_are_the_sections_parsed_alone(AgentDocument.parse(path.read_bytes()))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(agent_documents())
+def test_section_outline_of_generated_documents_is_that_of_the_section_parsed_alone(generated):
+    _assert_outlines_are_the_sections_parsed_alone(AgentDocument.parse(generated[0]))

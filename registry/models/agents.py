@@ -250,7 +250,7 @@ class AgentQuerySet(models.QuerySet):
 
     def unique_keys(self, items: list[tuple[str, str]], exclude: Agent | None = None) -> list[str]:
         """unique_key for many (name, path) pairs at once, each distinct from the others too.
-        One query for the names, and one more per agent whose key falls back to its path."""
+        Two queries: the keys taken among the names, then among those made from paths."""
         taken = self.all()
         if exclude is not None and exclude.pk:
             taken = taken.exclude(pk=exclude.pk)
@@ -262,19 +262,31 @@ class AgentQuerySet(models.QuerySet):
         used = reserved | set(
             taken.filter(key__in=[name for name in preferred if name]).values_list("key", flat=True)
         )
-        keys = []
-        for (_, path), name in zip(items, preferred, strict=True):
+        # First the names: an agent gets its own unless it is taken, here or earlier in items.
+        claimed: dict[int, str] = {}
+        bases: dict[int, str] = {}
+        for index, ((_, path), name) in enumerate(zip(items, preferred, strict=True)):
             if name and name not in used:
-                key = name
+                claimed[index] = name
+                used.add(name)
             else:
                 stem = path[: -len(".md")] if path.endswith(".md") else path
-                base = slugify(stem.replace("/", "-"))[:200] or "agent"
-                used |= set(taken.filter(key__startswith=base).values_list("key", flat=True))
-                key, number = base, 1
+                bases[index] = slugify(stem.replace("/", "-"))[:200] or "agent"
+        if bases:
+            starts = Q()
+            for base in set(bases.values()):
+                starts |= Q(key__startswith=base)
+            used |= set(taken.filter(starts).values_list("key", flat=True))
+        # Then the others, from their paths: base, base-2, base-3...
+        keys = []
+        for index in range(len(items)):
+            key = claimed.get(index)
+            if key is None:
+                key, number = bases[index], 1
                 while key in used:
                     number += 1
-                    key = f"{base}-{number}"
-            used.add(key)
+                    key = f"{bases[index]}-{number}"
+                used.add(key)
             keys.append(key)
         return keys
 
