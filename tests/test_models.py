@@ -14,6 +14,7 @@ from registry.models import (
     ImmutableVersionError,
     IncomingFile,
     Version,
+    export_agents,
     import_files,
 )
 from registry.models.agents import PARALLEL_MIN_FILES
@@ -558,3 +559,20 @@ def test_keys_for_a_batch_are_distinct_from_each_other_and_from_stored_ones(agen
     )
 
     assert keys == ["x-agent-one", "fresh", "b", "new-2"]
+
+
+def test_export_records_what_it_synced_so_a_later_edit_in_the_repository_is_a_conflict(
+    author, tmp_path
+):
+    created = Agent.create_new(agent_text(name="fresh-one"), author)
+    assert created.synced_hash == ""
+
+    export_agents(tmp_path)
+
+    created.refresh_from_db()
+    assert created.synced_hash == created.live_version.sha256
+    created.add_version(agent_text(name="fresh-one", description="Changed here."), author)
+    path = tmp_path / created.path
+    path.write_bytes(path.read_bytes().replace(b"Does one thing well.", b"Changed there."))
+    report = import_files([IncomingFile(created.path, path.read_bytes())])
+    assert report.conflicts == [created.path]

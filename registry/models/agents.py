@@ -695,6 +695,11 @@ def import_files(
             report.stored = True
         elif progress is not None:
             progress.step(len(to_store))
+    if report.stored and len(to_store) >= PARALLEL_MIN_FILES:
+        # Fresh statistics after a large import, so the planner reads the list's indexes
+        # (SQLite has none until ANALYZE runs; PostgreSQL's autovacuum would come later).
+        with connections[Agent.objects.db].cursor() as cursor:
+            cursor.execute(f"ANALYZE {Agent._meta.db_table}")
     if dry_run:
         report.with_errors = [
             path
@@ -876,5 +881,5 @@ def export_agents(root: Path, *, check: bool = False, prune: bool = False, progr
         if synced_hash != digest:
             synced.append(Agent(pk=pk, synced_hash=digest))
     if not check:
-        Agent.objects.bulk_update(synced, ["synced_hash"], batch_size=500)
+        update_rows(synced, ["synced_hash"])
     return report
