@@ -218,7 +218,7 @@ def timed_import(folder: Path) -> float:
     began = time.perf_counter()
     # As `manage.py import_agents` does: one validating process per CPU.
     report = import_files(
-        read_files(folder), message="Benchmark import", workers=os.cpu_count() or 1
+        read_files(folder), message="Benchmark import", workers=len(os.sched_getaffinity(0))
     )
     elapsed = time.perf_counter() - began
     if report.rejected or not report.stored:

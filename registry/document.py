@@ -58,9 +58,13 @@ def normalize_newlines(text: str, newline: str) -> str:
     return re.sub(r"\r\n|\r|\n", newline, text)
 
 
-@lru_cache(maxsize=4096)
 def normalize_heading(title: str) -> str:
     """The comparable form of a heading: no emoji or punctuation, case, leading "Your", colon."""
+    # Headings repeat from file to file; a paragraph compared with a label may be any length.
+    return _normalized_short(title) if len(title) <= 100 else _normalized(title)
+
+
+def _normalized(title: str) -> str:
     kept = "".join(
         ch if (ch.isalnum() or ch.isspace() or ch == "-") else " "
         for ch in unicodedata.normalize("NFKC", title)
@@ -70,6 +74,9 @@ def normalize_heading(title: str) -> str:
     if words and words[0] == "your":
         words = words[1:]
     return " ".join(words)
+
+
+_normalized_short = lru_cache(maxsize=4096)(_normalized)
 
 
 def decode(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, bool]:

@@ -84,7 +84,7 @@ def agent_list(request: HtmxHttpRequest):
     # The results and the categories are cached, keyed on what they are made of: the query
     # string, and when agents or change requests last changed. A hit costs two indexed
     # queries instead of a count, a page of rows and rendering them.
-    generation = Agent.objects.generation()
+    generation = Agent.objects.generation() if settings.REGISTRY_LIST_CACHE_SECONDS > 0 else None
     key = list_cache_key("results", generation, request.GET.urlencode())
     results = cache.get(key) if key else None
     if results is None:

@@ -1,11 +1,14 @@
 """Agents and their immutable versions: numbering, names, keys, import, admin."""
 
 import hashlib
+import os
+import signal
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import ProtectedError
 from django.urls import reverse
 
@@ -17,6 +20,7 @@ from registry.models import (
     export_agents,
     import_files,
 )
+from registry.models import agents as agents_module
 from registry.models.agents import PARALLEL_MIN_FILES
 from tests.helpers import agent_text
 
@@ -576,3 +580,40 @@ def test_export_records_what_it_synced_so_a_later_edit_in_the_repository_is_a_co
     path.write_bytes(path.read_bytes().replace(b"Does one thing well.", b"Changed there."))
     report = import_files([IncomingFile(created.path, path.read_bytes())])
     assert report.conflicts == [created.path]
+
+
+_derive = agents_module._derive
+
+
+def _die_on_agent_8(text_and_bom):
+    """_derive, except that the worker process deriving agent-8 is killed."""
+    if "name: agent-8\n" in text_and_bom[0]:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _derive(text_and_bom)
+
+
+def test_a_worker_killed_mid_import_fails_the_import_and_stores_nothing(monkeypatch):
+    monkeypatch.setattr(agents_module, "_derive", _die_on_agent_8)
+
+    with pytest.raises(BrokenProcessPool):
+        import_files(_many_files(PARALLEL_MIN_FILES + 10), workers=2)
+
+    assert not Agent.objects.exists() and not Version.objects.exists()
+
+
+def test_keys_for_hundreds_of_agents_named_from_their_paths_are_distinct():
+    items = [("Bad Name", f"folder-{number}/x.md") for number in range(450)]
+
+    keys = Agent.objects.unique_keys(items)
+
+    assert len(set(keys)) == 450 and keys[0] == "folder-0-x"
+
+
+def test_import_stores_one_by_one_where_bulk_inserts_return_no_ids(monkeypatch):
+    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", False)
+
+    report = import_files(_many_files(3))
+
+    assert len(report.created) == 5
+    for agent in Agent.objects.select_related("live_version"):
+        assert agent.live_version.agent_id == agent.pk and agent.live_version.number == 1

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import multiprocessing
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +16,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchVectorField
 from django.core.exceptions import ValidationError
-from django.db import connections, models, transaction
+from django.db import DatabaseError, connections, models, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
@@ -31,6 +33,8 @@ from ..files import (
     target_path,
     write_atomic,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def text_hash(text: str) -> str:
@@ -250,7 +254,7 @@ class AgentQuerySet(models.QuerySet):
 
     def unique_keys(self, items: list[tuple[str, str]], exclude: Agent | None = None) -> list[str]:
         """unique_key for many (name, path) pairs at once, each distinct from the others too.
-        Two queries: the keys taken among the names, then among those made from paths."""
+        A query for the names, and one per 200 keys made from paths."""
         taken = self.all()
         if exclude is not None and exclude.pk:
             taken = taken.exclude(pk=exclude.pk)
@@ -272,9 +276,10 @@ class AgentQuerySet(models.QuerySet):
             else:
                 stem = path[: -len(".md")] if path.endswith(".md") else path
                 bases[index] = slugify(stem.replace("/", "-"))[:200] or "agent"
-        if bases:
+        distinct_bases = sorted(set(bases.values()))
+        for start in range(0, len(distinct_bases), 200):  # SQLite's expression depth is limited
             starts = Q()
-            for base in set(bases.values()):
+            for base in distinct_bases[start : start + 200]:
                 starts |= Q(key__startswith=base)
             used |= set(taken.filter(starts).values_list("key", flat=True))
         # Then the others, from their paths: base, base-2, base-3...
@@ -698,13 +703,16 @@ def import_files(
     if report.stored and len(to_store) >= PARALLEL_MIN_FILES:
         # Fresh statistics after a large import, so the planner reads the list's indexes
         # (SQLite has none until ANALYZE runs; PostgreSQL's autovacuum would come later).
-        with connections[Agent.objects.db].cursor() as cursor:
-            cursor.execute(f"ANALYZE {Agent._meta.db_table}")
+        try:
+            with connections[Agent.objects.db].cursor() as cursor:
+                cursor.execute(f"ANALYZE {Agent._meta.db_table}")
+        except DatabaseError as error:  # the import is stored; only the statistics are old
+            logger.warning("ANALYZE after the import failed: %s", error)
     if dry_run:
         report.with_errors = [
             path
             for path, _, document in accepted
-            if validation.counts(validation.intrinsic_problems(document, required_sections()))[0]
+            if _derive((document.text, document.bom))[0]["error_count"]
         ]
     else:
         report.with_errors = list(
@@ -748,18 +756,38 @@ PARALLEL_MIN_FILES = 200
 
 @contextmanager
 def _deriving(documents: list[AgentDocument], workers: int):
-    """An iterator of (version fields, agent fields) for documents, in order: computed here,
-    or by `workers` forked processes (each validating a document in about a millisecond)."""
-    if workers <= 1 or len(documents) < PARALLEL_MIN_FILES:
-        yield ((derived_fields(d), cached_fields(d)) for d in documents)
+    """An iterator of (version fields without the text, agent fields) for documents, in order:
+    computed here, or by `workers` forked processes (a document takes about a millisecond).
+    A worker that dies (killed, out of memory) raises BrokenProcessPool here: the import's
+    transaction is rolled back rather than left waiting."""
+    items = [(d.text, d.bom) for d in documents]
+    if workers <= 1 or len(items) < PARALLEL_MIN_FILES:
+        yield map(_derive, items)
         return
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        yield pool.imap(_derive, [(d.text, d.bom) for d in documents], chunksize=50)
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        yield pool.map(_derive, items, chunksize=50)
 
 
 def _derive(text_and_bom: tuple[str, bool]) -> tuple[dict, dict]:
+    # A document of its own, dropped once read: the caller's keeps no parse of its body.
     document = AgentDocument(*text_and_bom)
-    return derived_fields(document), cached_fields(document)
+    version_fields = derived_fields(document)
+    del version_fields["text"]  # the caller has it
+    return version_fields, cached_fields(document)
+
+
+def _created(objects: list[models.Model]) -> list[models.Model]:
+    """Insert new rows of one model and return them with their ids: in bulk where the database
+    returns the ids of a bulk insert (PostgreSQL, SQLite 3.35+), else one by one."""
+    if not objects:
+        return []
+    manager = type(objects[0]).objects
+    if connections[manager.db].features.can_return_rows_from_bulk_insert:
+        return manager.bulk_create(objects)
+    for row in objects:
+        row.save(force_insert=True)
+    return objects
 
 
 def _store_imported(batch, fields, author, message: str, progress) -> None:
@@ -773,9 +801,7 @@ def _store_imported(batch, fields, author, message: str, progress) -> None:
     ]
     keys = Agent.objects.unique_keys([(agent_fields["name"], path) for path, agent_fields in new])
     created = iter(
-        Agent.objects.bulk_create(
-            [Agent(path=path, key=key) for (path, _), key in zip(new, keys, strict=True)]
-        )
+        _created([Agent(path=path, key=key) for (path, _), key in zip(new, keys, strict=True)])
     )
     agents = [agent or next(created) for _, _, _, agent in batch]
     latest = dict(
@@ -784,19 +810,21 @@ def _store_imported(batch, fields, author, message: str, progress) -> None:
         .annotate(latest=models.Max("number"))
         .values_list("agent", "latest")
     )
-    versions = Version.objects.bulk_create(
-        [
+    versions = []
+    for agent, (_, text, _, _), (version_fields, _) in zip(agents, batch, fields, strict=True):
+        number = latest.get(agent.pk, 0) + 1
+        versions.append(
             Version(
                 agent=agent,
-                number=latest.get(agent.pk, 0) + 1,
+                number=number,
+                text=text,
                 author=author,
                 message=message,
                 parent=agent.live_version,
                 **version_fields,
             )
-            for agent, (version_fields, _) in zip(agents, fields, strict=True)
-        ]
-    )
+        )
+    versions = _created(versions)
     now = timezone.now()
     for agent, version, (_, agent_fields) in zip(agents, versions, fields, strict=True):
         agent.live_version = version

@@ -26,8 +26,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--jobs",
             type=int,
-            default=os.cpu_count() or 1,
-            help="processes that validate files for a large import (default: one per CPU)",
+            default=min(len(os.sched_getaffinity(0)), 8),
+            help="processes that validate files for a large import (default: one per CPU "
+            "this process may use, at most 8)",
         )
 
     def handle(self, *args, folder, dry_run, skip_rejected, jobs, **options):
