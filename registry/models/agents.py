@@ -172,14 +172,23 @@ class AgentQuerySet(models.QuerySet):
         )
 
     def generation(self) -> tuple:
-        """When an agent or a change request last changed (what the agent list shows comes
-        from both): a cache key part that moves on every save. Two queries, on indexes."""
+        """A cache key part for what the agent list shows, which moves on every change: when an
+        agent and a change request last changed. On PostgreSQL also the snapshot, which moves
+        with every commit: transactions stamp updated_at before they commit, and two can commit
+        in the other order. One query, on indexes."""
         from .changes import ChangeRequest
 
-        return tuple(
-            model.objects.order_by("-updated_at").values_list("updated_at", flat=True).first()
+        connection = connections[self.db]
+        latest = [
+            f"(SELECT MAX({model._meta.get_field('updated_at').column}) "
+            f"FROM {connection.ops.quote_name(model._meta.db_table)})"
             for model in (Agent, ChangeRequest)
-        )
+        ]
+        if connection.vendor == "postgresql":
+            latest.append("pg_current_snapshot()::text")
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {', '.join(latest)}")
+            return tuple(cursor.fetchone())
 
     def name_taken(self, name: str, exclude: Agent | None = None) -> Agent | None:
         """The agent (not archived) whose name equals name ignoring case, if any."""
