@@ -22,7 +22,15 @@ from django.views.decorators.csrf import csrf_exempt
 
 from . import editor, openapi, validation
 from .document import AgentDocument, DocumentError
-from .models import Agent, ApiToken, AuditEvent, ChangeRequest, WorkflowError, parse_text
+from .models import (
+    LISTED_FIELDS,
+    Agent,
+    ApiToken,
+    AuditEvent,
+    ChangeRequest,
+    WorkflowError,
+    parse_text,
+)
 from .views import AGENT_ORDERINGS, AgentListFilters
 
 PAGE_SIZE = 50
@@ -202,19 +210,7 @@ def agents(request: HttpRequest):
             archived=filters["archived"],
         )
         .select_related("live_version")
-        .only(
-            "key",
-            "path",
-            "name",
-            "description",
-            "category",
-            "archived",
-            "error_count",
-            "warning_count",
-            "updated_at",
-            "live_version__number",
-            "live_version__created_at",
-        )
+        .only(*LISTED_FIELDS, "updated_at", "live_version__number", "live_version__created_at")
         .order_by(*AGENT_ORDERINGS[filters["sort"]])
     )
     paginator = Paginator(found, PAGE_SIZE)

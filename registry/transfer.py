@@ -437,12 +437,7 @@ def _import_post(request: HttpRequest):
             actor=request.user,
             request=request,
             source=f"upload: {form.upload.source}"[:1000],
-            created=len(report.created),
-            updated=len(report.updated),
-            unchanged=len(report.unchanged),
-            conflicts=report.conflicts,
-            rejected=[path for path, _ in report.rejected],
-            stored=report.stored,
+            **report.audit_details(),
         )
     return _render_import(
         request, ImportUploadForm(), upload=form.upload, report=report, dry_run=dry_run

@@ -82,32 +82,25 @@ class AgentListFilters(forms.Form):
 def agent_list(request: HtmxHttpRequest):
     filters = AgentListFilters(request.GET).chosen()
     # The results and the categories are cached, keyed on what they are made of: the query
-    # string, and when agents or change requests last changed. A hit costs two indexed
-    # queries instead of a count, a page of rows and rendering them.
+    # string, and when agents or change requests last changed. A hit costs one indexed query
+    # instead of a count, a page of rows and rendering them.
     generation = Agent.objects.generation() if settings.REGISTRY_LIST_CACHE_SECONDS > 0 else None
-    key = list_cache_key("results", generation, request.GET.urlencode())
-    results = cache.get(key) if key else None
-    if results is None:
-        context = _agent_list_results(request, filters)
-        results = render_to_string("registry/agent_list.html#results", context, request)
+    results, _ = _list_cached(
+        generation,
+        ("results", request.GET.urlencode()),
+        lambda: _render_list_results(request, filters),
         # Empty states differ by the user's permissions (what they may do next): not cached.
-        if key and context["page"].object_list:
-            cache.set(key, results, settings.REGISTRY_LIST_CACHE_SECONDS)
+        keep=lambda made: made[1],
+    )
     if request.htmx and not request.htmx.history_restore_request:
         response = HttpResponse(results)
     else:
-        key = list_cache_key("categories", generation)
-        categories = cache.get(key) if key else None
-        if categories is None:
-            categories = Agent.objects.categories()
-            if key:
-                cache.set(key, categories, settings.REGISTRY_LIST_CACHE_SECONDS)
         context = {
             "results": results,
             "filters": filters,
             "statuses": AgentListFilters.STATUSES,
             "sorts": AgentListFilters.SORTS,
-            "categories": categories,
+            "categories": _list_cached(generation, ("categories",), Agent.objects.categories),
         }
         response = render(request, "registry/agent_list.html", context)
     # The same URL answers with a fragment or a page: caches must tell them apart.
@@ -115,11 +108,25 @@ def agent_list(request: HtmxHttpRequest):
     return response
 
 
-def list_cache_key(*parts) -> str:
-    """The cache key of a part of the agent list, or "" when REGISTRY_LIST_CACHE_SECONDS is 0."""
-    if settings.REGISTRY_LIST_CACHE_SECONDS <= 0:
-        return ""
-    return "registry:agent-list:" + hashlib.sha256(repr(parts).encode()).hexdigest()
+def _list_cached(generation, parts: tuple, make, keep=lambda made: True):
+    """make(), reused for REGISTRY_LIST_CACHE_SECONDS under generation and parts when keep()
+    allows; generation None (the cache is off): always made."""
+    if generation is None:
+        return make()
+    key = "registry:agent-list:" + hashlib.sha256(repr((generation, parts)).encode()).hexdigest()
+    made = cache.get(key)
+    if made is None:
+        made = make()
+        if keep(made):
+            cache.set(key, made, settings.REGISTRY_LIST_CACHE_SECONDS)
+    return made
+
+
+def _render_list_results(request: HttpRequest, filters: dict) -> tuple[str, bool]:
+    """The results fragment, and whether it holds any agent."""
+    context = _agent_list_results(request, filters)
+    html = render_to_string("registry/agent_list.html#results", context, request)
+    return html, bool(context["page"].object_list)
 
 
 def _agent_list_results(request: HttpRequest, filters: dict) -> dict:

@@ -1,6 +1,7 @@
 """The registry's models: agents, versions, change requests, reviews, the audit log, API tokens."""
 
 from .agents import (
+    LISTED_FIELDS,
     Agent,
     AgentQuerySet,
     ExportReport,
@@ -33,6 +34,7 @@ __all__ = [
     "ImmutableVersionError",
     "ImportReport",
     "IncomingFile",
+    "LISTED_FIELDS",
     "Review",
     "SaveConflict",
     "Version",

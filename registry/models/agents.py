@@ -71,12 +71,29 @@ class ImmutableVersionError(Exception):
     """Versions are history: they are never changed or deleted."""
 
 
-class AgentQuerySet(models.QuerySet):
+# The agent fields a list of agents shows (the list page, the API): never a version's text.
+LISTED_FIELDS = (
+    "key",
+    "path",
+    "name",
+    "description",
+    "category",
+    "archived",
+    "error_count",
+    "warning_count",
+)
+
+
+class StampedQuerySet(models.QuerySet):
+    """For models with updated_at: an update() moves it, as save() does (the agent list's
+    cache key reads it)."""
+
     def update(self, **kwargs):
-        # As save() does: updated_at moves on every change (the list's cache key reads it).
         kwargs.setdefault("updated_at", timezone.now())
         return super().update(**kwargs)
 
+
+class AgentQuerySet(StampedQuerySet):
     def active(self):
         return self.filter(archived=False)
 
@@ -144,18 +161,7 @@ class AgentQuerySet(models.QuerySet):
 
         return (
             self.select_related("live_version__author")
-            .only(
-                "key",
-                "path",
-                "name",
-                "description",
-                "category",
-                "archived",
-                "error_count",
-                "warning_count",
-                "live_version__created_at",
-                "live_version__author__username",
-            )
+            .only(*LISTED_FIELDS, "live_version__created_at", "live_version__author__username")
             .annotate(
                 has_open_change=Exists(ChangeRequest.objects.active().filter(agent=OuterRef("pk")))
             )
@@ -617,6 +623,17 @@ class ImportReport:
             f"{len(self.unchanged)} unchanged, {len(self.conflicts)} conflicts, "
             f"{len(self.rejected)} rejected, {len(self.with_errors)} with errors"
         )
+
+    def audit_details(self) -> dict:
+        """What the import's audit event records of it."""
+        return {
+            "created": len(self.created),
+            "updated": len(self.updated),
+            "unchanged": len(self.unchanged),
+            "conflicts": self.conflicts,
+            "rejected": [path for path, _ in self.rejected],
+            "stored": self.stored,
+        }
 
 
 @dataclass(frozen=True)

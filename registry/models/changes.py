@@ -9,7 +9,14 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from .. import validation
-from .agents import Agent, Version, parse_text, required_sections, text_hash
+from .agents import (
+    Agent,
+    StampedQuerySet,
+    Version,
+    parse_text,
+    required_sections,
+    text_hash,
+)
 from .audit import AuditEvent
 
 
@@ -25,12 +32,7 @@ class WorkflowError(Exception):
     """A step the change request's state does not allow, with a message for the person."""
 
 
-class ChangeRequestQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        # As save() does: updated_at moves on every change (the agent list's cache reads it).
-        kwargs.setdefault("updated_at", timezone.now())
-        return super().update(**kwargs)
-
+class ChangeRequestQuerySet(StampedQuerySet):
     def active(self):
         return self.filter(status__in=ChangeRequest.ACTIVE_STATUSES)
 

@@ -60,12 +60,7 @@ class Command(BaseCommand):
                 "import",
                 name="manage.py import_agents",
                 folder=str(root.resolve()),
-                created=len(report.created),
-                updated=len(report.updated),
-                unchanged=len(report.unchanged),
-                conflicts=report.conflicts,
-                rejected=[path for path, _ in report.rejected],
-                stored=report.stored,
+                **report.audit_details(),
             )
 
         for path, reason in report.rejected:
