@@ -31,10 +31,10 @@ def demo_folder(tmp_path):
 
 @pytest.fixture
 def make_user(django_user_model):
-    """make_user(username, *groups): a user in the named role groups."""
+    """make_user(username, *groups, **fields): a user in the named role groups."""
 
-    def make(username, *groups):
-        user = django_user_model.objects.create_user(username, password="a-password")
+    def make(username, *groups, **fields):
+        user = django_user_model.objects.create_user(username, password="a-password", **fields)
         user.groups.add(*Group.objects.filter(name__in=groups))
         return user
 

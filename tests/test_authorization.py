@@ -4,7 +4,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from django.contrib.auth.models import Group
 from django.test import Client
 
 from registry.models import (
@@ -71,12 +70,8 @@ def edited(agent: Agent, description: str) -> str:
     )
 
 
-def make_world(role: str, django_user_model) -> World:
-    def user(name, *groups, **extra):
-        made = django_user_model.objects.create_user(name, password="a-long-password", **extra)
-        made.groups.add(*Group.objects.filter(name__in=groups))
-        return made
-
+def make_world(role: str, user) -> World:
+    """user: the make_user fixture."""
     author = user("ada", "Editors")
     helper = user("hal", "Reviewers")
     actors = {
@@ -244,8 +239,8 @@ def test_every_action_is_in_the_matrix():
 
 
 @pytest.mark.parametrize(("action", "role", "expected"), CASES)
-def test_authorization_matrix(action, role, expected, django_user_model):
-    world = make_world(role, django_user_model)
+def test_authorization_matrix(action, role, expected, make_user):
+    world = make_world(role, make_user)
     step = ACTIONS[action]
     client = Client()
     if world.actor is not None:
@@ -271,7 +266,7 @@ def test_authorization_matrix(action, role, expected, django_user_model):
 
 
 @pytest.fixture
-def two_agents(django_user_model):
+def two_agents():
     report = import_files(
         [
             IncomingFile("agents/one.md", agent_text("agent-one").encode()),
@@ -285,15 +280,10 @@ def two_agents(django_user_model):
     return one, Agent.objects.get(name="agent-two")
 
 
-def test_an_id_changed_in_a_url_never_reaches_another_objects_actions(
-    two_agents, django_user_model
-):
+def test_an_id_changed_in_a_url_never_reaches_another_objects_actions(two_agents, make_user):
     one, two = two_agents
-    editors = Group.objects.get(name="Editors")
-    ada = django_user_model.objects.create_user("ada", password="a-long-password")
-    eve = django_user_model.objects.create_user("eve", password="a-long-password")
-    ada.groups.add(editors)
-    eve.groups.add(editors)
+    ada = make_user("ada", "Editors")
+    eve = make_user("eve", "Editors")
     adas = ChangeRequest.start_draft(author=ada, text=agent_text("agent-one", "Ada's."), agent=one)
     adas.submit(ada)
     eves = ChangeRequest.start_draft(author=eve, text=agent_text("agent-two", "Eve's."), agent=two)

@@ -4,7 +4,6 @@ restore and archive, the audit log, and the header's count of changes waiting.""
 import re
 
 import pytest
-from django.contrib.auth.models import Group
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.test import Client
@@ -32,12 +31,6 @@ NEW_DESCRIPTION = "description: Designs dependable backend systems."
 # --- Fixtures and helpers ------------------------------------------------------------------------
 
 
-def make_user(django_user_model, username, *groups, **extra):
-    user = django_user_model.objects.create_user(username, password="a-long-password", **extra)
-    user.groups.add(*Group.objects.filter(name__in=groups))
-    return user
-
-
 @pytest.fixture
 def demo_agents() -> dict[str, Agent]:
     report = import_files(
@@ -56,18 +49,18 @@ def architect(demo_agents) -> Agent:
 
 
 @pytest.fixture
-def author(django_user_model):
-    return make_user(django_user_model, "ada", "Editors")
+def author(make_user):
+    return make_user("ada", "Editors")
 
 
 @pytest.fixture
-def reviewer(django_user_model):
-    return make_user(django_user_model, "rex", "Reviewers")
+def reviewer(make_user):
+    return make_user("rex", "Reviewers")
 
 
 @pytest.fixture
-def maintainer(django_user_model):
-    return make_user(django_user_model, "max", "Maintainers")
+def maintainer(make_user):
+    return make_user("max", "Maintainers")
 
 
 def client_for(user) -> Client:
@@ -400,10 +393,8 @@ def test_an_approval_without_the_shown_text_hash_is_refused(author, reviewer, ar
     assert not Review.objects.exists()
 
 
-def test_nobody_approves_their_own_change_not_even_a_superuser(
-    django_user_model, architect, reviewer
-):
-    root = make_user(django_user_model, "root", is_superuser=True)
+def test_nobody_approves_their_own_change_not_even_a_superuser(make_user, architect, reviewer):
+    root = make_user("root", is_superuser=True)
     change = open_change(root, architect)
     client = client_for(root)
 
@@ -460,9 +451,9 @@ def test_author_withdraws_and_a_second_withdrawal_is_a_clear_error(author, archi
     assert messages_of(again) == ["Nothing was done: the change is already Withdrawn."]
 
 
-def test_reviewer_publishes_an_approved_change(author, reviewer, architect, django_user_model):
+def test_reviewer_publishes_an_approved_change(author, reviewer, architect, make_user):
     change = open_change(author, architect)
-    other = make_user(django_user_model, "rho", "Reviewers")
+    other = make_user("rho", "Reviewers")
     Review.objects.create(
         change=change,
         reviewer=other,
@@ -630,9 +621,9 @@ def test_a_save_from_a_form_that_did_not_show_the_conflict_does_not_rebase(autho
     assert change.conflicts == ["category"]
 
 
-def test_only_the_author_edits_a_change_in_the_editor(author, architect, django_user_model):
+def test_only_the_author_edits_a_change_in_the_editor(author, architect, make_user):
     change = draft(author, architect)
-    other = make_user(django_user_model, "eve", "Editors")
+    other = make_user("eve", "Editors")
     client = client_for(other)
 
     page = client.get(f"/agents/{architect.key}/edit/?change={change.pk}")
@@ -653,9 +644,9 @@ def test_only_the_author_edits_a_change_in_the_editor(author, architect, django_
 
 
 def test_queue_lists_waiting_mine_and_recently_published(
-    author, reviewer, architect, demo_agents, django_user_model
+    author, reviewer, architect, demo_agents, make_user
 ):
-    both = make_user(django_user_model, "bea", "Editors", "Reviewers")
+    both = make_user("bea", "Editors", "Reviewers")
     waiting = open_change(author, demo_agents["security-engineer"])
     my_draft = draft(both, demo_agents["performance-engineer"])
     published = open_change(author, architect)
@@ -851,10 +842,10 @@ def test_archive_change_published_archives_the_agent(architect, author, reviewer
 
 
 @pytest.fixture
-def audit_events(demo_agents, author, reviewer, django_user_model):
+def audit_events(demo_agents, author, reviewer, make_user):
     change = open_change(author, demo_agents["backend-architect"])
     change.comment(reviewer, "A question.")
-    other_author = make_user(django_user_model, "ole", "Editors")
+    other_author = make_user("ole", "Editors")
     other = open_change(other_author, demo_agents["security-engineer"])
     other.withdraw(other_author)
     return change

@@ -4,7 +4,7 @@ import threading
 import time
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.db import connection
 
 from registry.document import AgentDocument
@@ -34,12 +34,6 @@ ROUNDS = 5
 ORIGINAL = agent_text(extra="".join(f"{key}: start\n" for key in [*OWN_KEYS, "shared"]))
 
 
-def make_user(username, *groups):
-    user = User.objects.create_user(username=username, password="a-long-password")
-    user.groups.add(*Group.objects.filter(name__in=groups))
-    return user
-
-
 @pytest.fixture
 def agent():
     report = import_files(
@@ -53,12 +47,12 @@ def agent():
 
 
 @pytest.fixture
-def editor():
+def editor(make_user):
     return make_user("editor", "Editors")
 
 
 @pytest.fixture
-def reviewers():
+def reviewers(make_user):
     return [make_user(f"reviewer-{number}", "Reviewers") for number in range(2)]
 
 
@@ -190,7 +184,7 @@ def test_an_approval_racing_an_edit_never_publishes_text_the_reviewer_did_not_se
 # --- Many writers, one agent ------------------------------------------------------------------
 
 
-def test_concurrent_writers_lose_no_update(agent, editor, reviewers):
+def test_concurrent_writers_lose_no_update(agent, editor, reviewers, make_user):
     authors = [make_user(f"writer-{number}", "Editors") for number in range(len(WRITER_KEYS))]
     counts = {"attempts": 0, "merges": 0, "conflicts": 0}
     lock = threading.Lock()

@@ -5,7 +5,6 @@ import re
 import threading
 
 import pytest
-from django.contrib.auth.models import Group
 
 from registry import metrics
 from registry.models import Agent, ChangeRequest, IncomingFile, import_files
@@ -39,16 +38,6 @@ def scrape(client, **extra) -> dict[tuple[str, frozenset], float]:
 
 def sample(found, name, **labels) -> float:
     return found.get((name, frozenset(labels.items())), 0)
-
-
-@pytest.fixture
-def make_user(django_user_model):
-    def make(username, *groups):
-        user = django_user_model.objects.create_user(username=username, password="a-password")
-        user.groups.add(*Group.objects.filter(name__in=groups))
-        return user
-
-    return make
 
 
 # --- What is counted -----------------------------------------------------------------------------
