@@ -1,13 +1,14 @@
-"""Test data and helpers: agent files to build, the shared folders, running commands."""
+"""Test data and helpers: agent files to build, the corpus of real ones, running commands."""
 
 from io import StringIO
 from pathlib import Path
 
 from django.core.management import CommandError, call_command
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-CORPUS = SHARED / "corpus"
-EXAMPLE = SHARED / "examples" / "backend-architect.md"
+# Test data kept in the repository: real agent files (corpus/README.md), the reference example.
+TESTS = Path(__file__).resolve().parent
+CORPUS = TESTS / "corpus"
+EXAMPLE = TESTS / "examples" / "backend-architect.md"
 DEMO = Path(__file__).resolve().parents[1] / "registry" / "demo"
 DEMO_NAMES = ("backend-architect", "security-engineer", "performance-engineer")
 MANAGE = Path(__file__).resolve().parents[1] / "manage.py"

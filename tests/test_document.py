@@ -23,10 +23,8 @@ from registry.document import (
     load_frontmatter,
     normalize_heading,
 )
+from tests.helpers import CORPUS, EXAMPLE, TESTS
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-CORPUS = SHARED / "corpus"
-EXAMPLE = SHARED / "examples" / "backend-architect.md"
 AGENT_FILES = sorted(path for path in CORPUS.rglob("*.md") if path != CORPUS / "README.md")
 REQUIRED = ["Focus Areas", "Boundaries", "Delegate To"]
 NEW_DESCRIPTIONS = [
@@ -37,8 +35,8 @@ NEW_DESCRIPTIONS = [
 QUICKLY = 1.0  # seconds; a hostile frontmatter must be refused before anything expands
 
 
-def shared_id(path: Path) -> str:
-    return str(path.relative_to(SHARED))
+def data_id(path: Path) -> str:
+    return str(path.relative_to(TESTS))
 
 
 @functools.cache
@@ -98,7 +96,7 @@ def test_corpus_holds_every_agent_file():
 # --- Round trip ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", [*AGENT_FILES, EXAMPLE], ids=shared_id)
+@pytest.mark.parametrize("path", [*AGENT_FILES, EXAMPLE], ids=data_id)
 def test_unchanged_file_serializes_to_identical_bytes(path):
     data = path.read_bytes()
 
@@ -262,7 +260,7 @@ def assert_only_key_lines_changed(document: AgentDocument, edited: AgentDocument
             assert span_lines(edited, other) == span_lines(document, other)
 
 
-@pytest.mark.parametrize("path", DESCRIBED_FILES, ids=shared_id)
+@pytest.mark.parametrize("path", DESCRIBED_FILES, ids=data_id)
 def test_setting_description_changes_only_its_lines(path):
     document = corpus_document(path)
     old_lines = span_lines(document, "description")
@@ -277,7 +275,7 @@ def test_setting_description_changes_only_its_lines(path):
         assert_only_key_lines_changed(document, edited, "description")
 
 
-@pytest.mark.parametrize("path", FRONTMATTER_FILES, ids=shared_id)
+@pytest.mark.parametrize("path", FRONTMATTER_FILES, ids=data_id)
 def test_new_key_is_appended_just_before_the_closing_delimiter(path):
     document = corpus_document(path)
     closing = next(i for i in range(1, len(document.lines)) if document.lines[i].rstrip() == "---")
@@ -291,7 +289,7 @@ def test_new_key_is_appended_just_before_the_closing_delimiter(path):
     assert list(edited.frontmatter)[-1] == "registry-note"
 
 
-@pytest.mark.parametrize("path", FRONTMATTER_FILES, ids=shared_id)
+@pytest.mark.parametrize("path", FRONTMATTER_FILES, ids=data_id)
 def test_removing_a_key_removes_only_its_lines(path):
     document = corpus_document(path)
 
@@ -302,7 +300,7 @@ def test_removing_a_key_removes_only_its_lines(path):
         assert edited.frontmatter == {k: v for k, v in document.frontmatter.items() if k != key}
 
 
-@pytest.mark.parametrize("path", [*LIST_FILES, EXAMPLE], ids=shared_id)
+@pytest.mark.parametrize("path", [*LIST_FILES, EXAMPLE], ids=data_id)
 def test_setting_a_list_keeps_its_style_and_changes_only_its_lines(path):
     document = corpus_document(path)
 
@@ -391,7 +389,7 @@ def test_editing_broken_frontmatter_raises_its_error():
 # --- Section edits ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", SECTIONED_FILES, ids=shared_id)
+@pytest.mark.parametrize("path", SECTIONED_FILES, ids=data_id)
 def test_replacing_a_section_body_changes_only_that_sections_lines(path):
     document = corpus_document(path)
     new_body = "- First new point\n- Second new point, ünïcode 🎯\n"
@@ -409,7 +407,7 @@ def test_replacing_a_section_body_changes_only_that_sections_lines(path):
         )
 
 
-@pytest.mark.parametrize("path", SECTIONED_FILES, ids=shared_id)
+@pytest.mark.parametrize("path", SECTIONED_FILES, ids=data_id)
 def test_removing_a_section_removes_only_its_lines(path):
     document = corpus_document(path)
     section = document.sections[0]
@@ -420,7 +418,7 @@ def test_removing_a_section_removes_only_its_lines(path):
     assert [s.title for s in edited.sections] == [s.title for s in document.sections[1:]]
 
 
-@pytest.mark.parametrize("path", SECTIONED_FILES, ids=shared_id)
+@pytest.mark.parametrize("path", SECTIONED_FILES, ids=data_id)
 def test_keeping_the_section_order_changes_nothing(path):
     document = corpus_document(path)
 
@@ -430,7 +428,7 @@ def test_keeping_the_section_order_changes_nothing(path):
 
 
 @pytest.mark.parametrize("adding_order", [REQUIRED, REQUIRED[::-1]], ids=["forward", "backward"])
-@pytest.mark.parametrize("path", AGENT_FILES, ids=shared_id)
+@pytest.mark.parametrize("path", AGENT_FILES, ids=data_id)
 def test_adding_missing_required_sections_only_inserts_lines(path, adding_order):
     document = corpus_document(path)
     wanted = [normalize_heading(title) for title in REQUIRED]
@@ -897,7 +895,7 @@ def _assert_outlines_are_the_sections_parsed_alone(document: AgentDocument) -> N
         assert [tuple(block) for block in document.section_outline(section)] == alone
 
 
-@pytest.mark.parametrize("path", [*AGENT_FILES, EXAMPLE], ids=shared_id)
+@pytest.mark.parametrize("path", [*AGENT_FILES, EXAMPLE], ids=data_id)
 def test_section_outline_is_that_of_the_section_parsed_alone(path):
     _assert_outlines_are_the_sections_parsed_alone(AgentDocument.parse(path.read_bytes()))
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import difflib
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from registry.document import AgentDocument, normalize_newlines
 from registry.merge import MergeResult, merge
+from tests.helpers import EXAMPLE
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "examples" / "backend-architect.md"
 BASE = EXAMPLE.read_text(encoding="utf-8")
 DESCRIPTION = "Focus on data integrity"
 WILL_NOT = "- Design visual interfaces or client-side interactions"
