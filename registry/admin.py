@@ -1,4 +1,5 @@
-"""The registry's models in Django's admin; versions are read-only."""
+"""The registry's models in Django's admin, read-only: agents change only through change
+requests, which are reviewed and written to the audit log."""
 
 from django.contrib import admin
 
@@ -35,6 +36,15 @@ class AgentAdmin(admin.ModelAdmin):
     )
     list_per_page = 50
     inlines = [VersionInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Version)
