@@ -1,5 +1,4 @@
-"""The registry's models in Django's admin, read-only: agents change only through change
-requests, which are reviewed and written to the audit log."""
+"""The registry's models in Django's admin, read-only: agents change through change requests."""
 
 from django.contrib import admin
 
