@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
@@ -264,6 +266,22 @@ class ChangeRequest(models.Model):
         )
         raise PermissionDenied(reason)
 
+    @contextmanager
+    def _refusal_denied(self, user, action: str, request=None):
+        """Audit a step refused for the change's state (a WorkflowError) as denied. Recorded once
+        the step's transaction has rolled back, which would otherwise take the record with it."""
+        try:
+            yield
+        except WorkflowError as refusal:
+            AuditEvent.record(
+                f"change.{action}.denied",
+                actor=user,
+                obj=self,
+                request=request,
+                reason=str(refusal),
+            )
+            raise
+
     def submit(self, user, request=None) -> None:
         if user.pk != self.author_id or not user.has_perm("registry.propose_change"):
             self._deny(user, "submit", "only the author can submit this change", request)
@@ -447,18 +465,28 @@ class ChangeRequest(models.Model):
     def reject(self, user, body: str = "", request=None) -> None:
         if not user.has_perm("registry.review_change") or user.pk == self.author_id:
             self._deny(user, "reject", "only a reviewer other than the author can reject", request)
-        self._close(user, self.Status.REJECTED, "change.reject", body, request)
+        # Only a change waiting for a reviewer: a draft, or one sent back, is its author's turn.
+        waiting = (self.Status.OPEN, self.Status.APPROVED)
+        with self._refusal_denied(user, "reject", request):
+            self._close(user, self.Status.REJECTED, "change.reject", body, request, waiting)
 
     def withdraw(self, user, request=None) -> None:
         if user.pk != self.author_id:
             self._deny(user, "withdraw", "only the author can withdraw this change", request)
         self._close(user, self.Status.WITHDRAWN, "change.withdraw", "", request)
 
-    def _close(self, user, status: str, action: str, body: str, request) -> None:
+    def _close(
+        self, user, status: str, action: str, body: str, request, from_statuses=ACTIVE_STATUSES
+    ) -> None:
         with transaction.atomic():
             change = self._locked()
             if not change.is_active:
                 raise WorkflowError(f"the change is already {change.get_status_display()}")
+            if change.status not in from_statuses:
+                raise WorkflowError(
+                    f"a change that is {change.get_status_display()} cannot be "
+                    f"{self.Status(status).label.lower()}"
+                )
             change.status = status
             change.save(update_fields=["status", "updated_at"])
             if body:
@@ -474,9 +502,14 @@ class ChangeRequest(models.Model):
         body = body.strip()
         if not body:
             raise WorkflowError("a comment cannot be empty")
-        with transaction.atomic():
-            comment = Comment.objects.create(change=self, author=user, body=body[:10_000])
-            AuditEvent.record("change.comment", actor=user, obj=self, request=request)
+        with self._refusal_denied(user, "comment", request), transaction.atomic():
+            change = self._locked()
+            if not change.is_active:
+                raise WorkflowError(
+                    f"a change that is {change.get_status_display()} cannot be commented on"
+                )
+            comment = Comment.objects.create(change=change, author=user, body=body[:10_000])
+            AuditEvent.record("change.comment", actor=user, obj=change, request=request)
         return comment
 
     @classmethod
