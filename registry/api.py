@@ -7,6 +7,7 @@ never adds that header by itself). Errors are always {"error": {"code", "message
 from __future__ import annotations
 
 import json
+import sys
 from functools import wraps
 
 from django.conf import settings
@@ -34,6 +35,7 @@ from .models import (
 from .views import AGENT_ORDERINGS, AgentListFilters
 
 PAGE_SIZE = 50
+PAGE_DIGITS = 18  # a page number longer than this is past the last page of any registry
 # Bodies /api/lint takes as the file itself; form encodings are refused (curl -d would send one,
 # after dropping the file's newlines).
 FILE_CONTENT_TYPES = {"text/markdown", "text/x-markdown", "text/plain", "application/octet-stream"}
@@ -183,9 +185,12 @@ def _agent_of(key: str, *, text: bool = True) -> Agent:
 
 def _page_number(request: HttpRequest) -> int:
     value = request.GET.get("page", "1")
-    if not value.isdigit() or int(value) < 1:
+    digits = value.lstrip("0")
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if not (value.isascii() and value.isdigit()) or not digits:
         raise ApiError(400, "invalid-parameter", "page must be a whole number from 1 up.")
-    return int(value)
+    # A number too long for int() (or any database) is still a page, only past the last one.
+    return int(digits) if len(digits) <= PAGE_DIGITS else sys.maxsize
 
 
 def _page_url(request: HttpRequest, number: int) -> str:
@@ -367,6 +372,9 @@ def lint(request: HttpRequest):
             "Send the file itself as the body, with Content-Type: text/markdown "
             "(curl: --data-binary @file.md).",
         )
+    for name in ("agent", "path"):
+        if "\x00" in request.GET.get(name, ""):
+            raise ApiError(400, "invalid-parameter", f"{name} holds a NUL character.")
     limit = settings.REGISTRY_MAX_FILE_BYTES
     data = _body(request, limit, "file")
     subject = None
@@ -393,6 +401,13 @@ def _change_fields(request: HttpRequest) -> dict:
         fields = json.loads(body)
     except ValueError as error:
         raise ApiError(400, "bad-json", f"The body is not valid JSON: {error}.") from None
+    except RecursionError:
+        raise ApiError(
+            400,
+            "bad-json",
+            "The body's JSON arrays or objects are nested too deeply to read; a change is "
+            "one flat object.",
+        ) from None
     if not isinstance(fields, dict):
         raise ApiError(400, "bad-json", "The body must be a JSON object.")
     unknown = sorted(set(fields) - CHANGE_FIELDS)
@@ -404,6 +419,8 @@ def _change_fields(request: HttpRequest) -> dict:
             raise ApiError(400, "invalid-field", f"{name} has the wrong type.", field=name)
     if "text" not in fields:
         raise ApiError(400, "invalid-field", "text is required: the whole file.", field="text")
+    if "\x00" in (fields.get("agent") or ""):
+        raise ApiError(400, "invalid-field", "agent holds a NUL character.", field="agent")
     message = " ".join(fields.get("message", "").split())
     if len(message) > MESSAGE_MAX_LENGTH:
         raise ApiError(

@@ -65,6 +65,10 @@ SCHEMAS = {
                     "message": {"type": "string", "description": "For people."},
                     "field": {"type": "string", "description": "The request field at fault."},
                     "limit": {"type": "integer", "description": "The size limit, in bytes."},
+                    "request_id": {
+                        "type": "string",
+                        "description": "On a 500: the request's X-Request-ID, to report.",
+                    },
                     "problems": {"type": "array", "items": _ref("Problem")},
                     "errors": INTEGER,
                     "warnings": INTEGER,

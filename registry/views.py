@@ -740,46 +740,72 @@ def change_queue(request: HtmxHttpRequest):
 # History, compare, restore, archive ---------------------------------------------------------
 
 
-@require_GET
-def agent_history(request: HttpRequest, key: str):
-    agent = get_object_or_404(Agent, key=key)
+def _history_context(request: HttpRequest, agent: Agent) -> dict:
     versions = list(
         agent.versions.select_related("author")
         .only("agent_id", "number", "created_at", "message", "author__username")
         .order_by("-number")
     )
-    context = {
+    return {
         "agent": agent,
         "versions": versions,
         "compare_b": versions[0].number if versions else None,
         "compare_a": versions[1].number if len(versions) > 1 else None,
         "can_propose": request.user.has_perm("registry.propose_change") and not agent.archived,
     }
-    return render(request, "registry/agent_history.html", context)
 
 
-def _version_number(value: str | None, default: int | None) -> int:
-    if value in (None, ""):
+@require_GET
+def agent_history(request: HttpRequest, key: str):
+    agent = get_object_or_404(Agent, key=key)
+    return render(request, "registry/agent_history.html", _history_context(request, agent))
+
+
+# Version numbers are a PositiveIntegerField: none is larger than this on any database.
+LARGEST_VERSION_NUMBER = 2**31 - 1
+
+
+class _NoSuchVersion(Exception):
+    """A compare query that names no version of the agent; the message says why."""
+
+
+def _version_number(request: HttpRequest, name: str, default: int | None) -> int:
+    value = request.GET.get(name, "")
+    if value == "":
         if default is None:
-            raise Http404("No such version.")
+            raise _NoSuchVersion("This agent has no version to compare yet")
         return default
-    if not value.isdigit():
-        raise Http404("No such version.")
-    return int(value)
+    shown = value if len(value) <= 24 else f"{value[:20]}…"
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if not (value.isascii() and value.isdigit()):
+        raise _NoSuchVersion(f"{name}={shown} is not a version number")
+    digits = value.lstrip("0")
+    # Checked before int() and the query: too many digits for int(), too large for the database.
+    if not digits or len(digits) > 10 or int(digits) > LARGEST_VERSION_NUMBER:
+        raise _NoSuchVersion(f"There is no version {shown} of this agent")
+    return int(digits)
 
 
 @require_GET
 def agent_compare(request: HtmxHttpRequest, key: str):
-    """Two versions of an agent compared; by default the live one with the one before it."""
+    """Two versions of an agent compared; by default the live one with the one before it. A
+    version that does not exist gets the history (a 404) saying so, to choose two others."""
     agent = get_object_or_404(Agent.objects.select_related("live_version"), key=key)
     newest = agent.versions.order_by("-number").values_list("number", flat=True).first()
-    b = _version_number(request.GET.get("b"), newest)
-    a = _version_number(request.GET.get("a"), max(b - 1, 1))
-    a, b = min(a, b), max(a, b)
-    versions = agent.versions.select_related("author").filter(number__in=[a, b])
-    found = {version.number: version for version in versions}
-    if a not in found or b not in found:
-        raise Http404("No such version.")
+    try:
+        b = _version_number(request, "b", newest)
+        a = _version_number(request, "a", max(b - 1, 1))
+        a, b = min(a, b), max(a, b)
+        versions = agent.versions.select_related("author").filter(number__in=[a, b])
+        found = {version.number: version for version in versions}
+        for number in (a, b):
+            if number not in found:
+                raise _NoSuchVersion(f"There is no version {number} of this agent")
+    except _NoSuchVersion as problem:
+        context = _history_context(request, agent)
+        if newest is not None:
+            context["problem"] = f"{problem}; its versions are 1 to {newest}."
+        return render(request, "registry/agent_history.html", context, status=404)
     old, new = found[a], found[b]
     context = {
         "agent": agent,
