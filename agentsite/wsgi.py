@@ -4,6 +4,9 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from registry.chunked import ChunkedBodies
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentsite.settings")
 
-application = get_wsgi_application()
+# gunicorn passes a chunked body on without a CONTENT_LENGTH, which Django would read as empty.
+application = ChunkedBodies(get_wsgi_application())

@@ -15,6 +15,9 @@ from markdown_it import MarkdownIt
 DEFAULT_MAX_BYTES = 256 * 1024
 MAX_FRONTMATTER_BYTES = 64 * 1024
 MAX_YAML_DEPTH = 20
+# More digits than any real setting has; Python will not turn an integer of more than 4,300
+# digits into text (sys.get_int_max_str_digits), and a long base-60 float overflows.
+MAX_NUMBER_DIGITS = 100
 BOM = "\ufeff"
 
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
@@ -123,9 +126,15 @@ def _byte_position(data: bytes, offset: int) -> tuple[int, int]:
 
 
 class StrictLoader(yaml.CSafeLoader):
-    """PyYAML's C loader, with duplicate keys refused and dates, times and merges kept as text."""
+    """PyYAML's C loader, with duplicate keys refused and dates, times and merges kept as text.
+
+    Numbers of more than MAX_NUMBER_DIGITS digits are refused, not kept as text: every other
+    YAML reader of the file reads a number there, so the registry must not read something else;
+    the author is told where it is and that quotes make it text."""
 
     def construct_mapping(self, node, deep=False):
+        if not isinstance(node, yaml.MappingNode):
+            return super().construct_mapping(node, deep=deep)  # refuses it, located
         seen = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
@@ -144,6 +153,56 @@ class StrictLoader(yaml.CSafeLoader):
                 )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+    def construct_number(self, node):
+        text = self.construct_scalar(node)
+        digits = _number_digits(text, node.tag)
+        if digits > MAX_NUMBER_DIGITS:
+            raise _mark_error(
+                "yaml-number-too-large",
+                f"the number {_shortened(text)} has {digits:,} digits; a number in frontmatter "
+                f"may have at most {MAX_NUMBER_DIGITS}. Put it in quotes to keep it as text",
+                node,
+            )
+        return self.construct_typed_scalar(node)
+
+    def construct_typed_scalar(self, node):
+        """A number or true/false; a value its explicit tag (!!int abc) does not fit is refused."""
+        construct = yaml.constructor.SafeConstructor.yaml_constructors[node.tag]
+        try:
+            return construct(self, node)
+        except (ValueError, KeyError, IndexError, OverflowError):
+            tag = "!!" + node.tag.rpartition(":")[2]
+            raise _mark_error(
+                "yaml-value",
+                f"{_shortened(node.value)!r} is not {_SCALAR_KINDS[node.tag]}, though its tag "
+                f"{tag} says so; remove the tag or correct the value",
+                node,
+            ) from None
+
+
+_SCALAR_KINDS = {
+    "tag:yaml.org,2002:int": "an integer",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:bool": "true or false",
+}
+StrictLoader.add_constructor("tag:yaml.org,2002:int", StrictLoader.construct_number)
+StrictLoader.add_constructor("tag:yaml.org,2002:float", StrictLoader.construct_number)
+StrictLoader.add_constructor("tag:yaml.org,2002:bool", StrictLoader.construct_typed_scalar)
+
+
+def _number_digits(text: str, tag: str) -> int:
+    """How many digits a YAML number is written with, in its base (hex letters count)."""
+    text = text.lower()
+    if tag.endswith("float"):
+        text = text.partition("e")[0]  # the exponent only scales the value
+    else:
+        text = text.lstrip("+-").removeprefix("0x").removeprefix("0b")
+    return sum(ch.isdigit() or ch in "abcdef" for ch in text)
+
+
+def _shortened(text: str, keep: int = 20) -> str:
+    return text if len(text) <= keep else text[:keep] + "…"
 
 
 StrictLoader.yaml_implicit_resolvers = {

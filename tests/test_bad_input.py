@@ -68,6 +68,25 @@ STORED_WITH_AN_ERROR = {
         4,
         1,
     ),
+    # Numbers Python will not turn into text (more than 4,300 digits), in each way YAML 1.1
+    # writes an integer, and a base-60 float too long for a float.
+    "long-integer": (agent_text(extra=f"n: {'9' * 5000}\n"), "yaml-number-too-large", 4, 4),
+    "long-sexagesimal": (
+        agent_text(extra=f"n: {':'.join(['1'] + ['0'] * 2600)}\n"),
+        "yaml-number-too-large",
+        4,
+        4,
+    ),
+    "long-hex": (agent_text(extra=f"n: 0x{'f' * 4000}\n"), "yaml-number-too-large", 4, 4),
+    "long-binary": (agent_text(extra=f"n: -0b{'1' * 15000}\n"), "yaml-number-too-large", 4, 4),
+    "long-octal": (agent_text(extra=f"n: 0{'7' * 5000}\n"), "yaml-number-too-large", 4, 4),
+    "long-sexagesimal-float": (
+        agent_text(extra=f"n: {':'.join(['1'] + ['0'] * 300)}.5\n"),
+        "yaml-number-too-large",
+        4,
+        4,
+    ),
+    "tag-not-its-type": (agent_text(extra="n: !!int many\n"), "yaml-value", 4, 4),
 }
 
 # name: (code, line, column) for the bytes in tests.helpers.NOT_TEXT

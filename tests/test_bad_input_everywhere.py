@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils.html import escape
 
 from registry.document import AgentDocument
-from registry.models import Agent, ChangeRequest, IncomingFile, import_files
+from registry.models import Agent, ChangeRequest, IncomingFile, import_files, text_hash
 from tests.helpers import NOT_TEXT, agent_text
 from tests.test_bad_input import REJECTED, STORED_WITH_AN_ERROR
 
@@ -286,3 +286,133 @@ def test_upload_rejects_bytes_that_are_not_text_saying_why(maintainer_client, na
     assert response.status_code < 500
     assert escape(reason) in response.content.decode()
     assert not Agent.objects.filter(path__endswith=f"{name}.md").exists()
+
+
+# --- Numbers too long to be read, and values that do not fit their tag -------------------------
+
+# Samples whose frontmatter YAML cannot be read at all, so the editor cannot show its fields.
+UNREADABLE_YAML = [name for name in STORED_WITH_AN_ERROR if name.startswith("long-")] + [
+    "tag-not-its-type"
+]
+LONG_SEXAGESIMAL = STORED_WITH_AN_ERROR["long-sexagesimal"][0]
+
+
+@pytest.mark.parametrize("name", UNREADABLE_YAML)
+def test_editor_mode_switch_names_the_number_and_keeps_the_text(editor_client, agent, name):
+    text, code, line, _ = STORED_WITH_AN_ERROR[name]
+    form = {"mode": "raw", "text": text, "action": "mode:structured"}
+
+    response = editor_client.post(EDIT_URL, form)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    _, message = expected_problem(text, code, agent)
+    assert f"line {line}: {escape(message)}" in page
+    assert escape(text) in page
+    assert not ChangeRequest.objects.exists()
+
+
+@pytest.mark.parametrize("name", UNREADABLE_YAML)
+def test_upload_skipping_rejected_files_stores_the_number_with_its_error(maintainer_client, name):
+    text, code, line, column = STORED_WITH_AN_ERROR[name]
+    files = [
+        SimpleUploadedFile(f"{name}.md", text.encode(), content_type="text/markdown"),
+        SimpleUploadedFile("fine.md", agent_text("fine-agent").encode()),
+    ]
+
+    response = maintainer_client.post("/import/", {"files": files, "skip_rejected": "on"})
+
+    assert response.status_code == 200
+    assert "1 with errors" in response.content.decode()
+    problems = Agent.objects.get(path=f"{name}.md").problems
+    assert (code, line, column) in [(p["code"], p["line"], p["column"]) for p in problems]
+    assert Agent.objects.filter(path="fine.md", error_count=0).exists()
+
+
+@pytest.mark.parametrize("name", UNREADABLE_YAML)
+def test_drift_import_makes_a_draft_that_names_the_number(
+    maintainer_client, agent, settings, tmp_path, name
+):
+    text, code, line, column = STORED_WITH_AN_ERROR[name]
+    (tmp_path / "agents").mkdir()
+    (tmp_path / "agents" / "agent-one.md").write_text(text)
+    settings.REGISTRY_REPOSITORY_DIR = str(tmp_path)
+    assert maintainer_client.get("/drift/").status_code == 200
+
+    response = maintainer_client.post(
+        "/drift/import/", {"path": "agents/agent-one.md", "sha256": text_hash(text)}
+    )
+
+    assert response.status_code == 302
+    change = ChangeRequest.objects.get()
+    assert (change.text, change.agent) == (text, agent)
+    assert change.error_count >= 1
+    page = maintainer_client.get(f"/changes/{change.pk}/").content.decode()
+    assert shows(page, *expected_problem(text, code, agent))
+
+
+def test_approving_a_change_submitted_with_a_long_base_60_number_says_why_it_is_not_published(
+    editor_client, agent
+):
+    # Submitted while such a number still read as clean; now it is an error, so the name of
+    # the agent cannot be read either: nothing is published, and the reviewer is told why.
+    author = user_in("author", "Editors")
+    change = ChangeRequest.start_draft(author=author, text=LONG_SEXAGESIMAL, agent=agent)
+    ChangeRequest.objects.filter(pk=change.pk).update(status=ChangeRequest.Status.OPEN)
+    reviewer = Client(raise_request_exception=False)
+    reviewer.force_login(user_in("rita", "Reviewers"))
+
+    response = reviewer.post(
+        f"/changes/{change.pk}/approve/", {"seen_hash": text_hash(LONG_SEXAGESIMAL)}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert (
+        "Nothing was done: the name cannot be read: line 4: the number 1:0:0:0:0:0:0:0:0:0:… "
+        "has 2,601 digits" in response.content.decode()
+    )
+    change.refresh_from_db()
+    assert change.status == ChangeRequest.Status.OPEN
+    agent.refresh_from_db()
+    assert agent.live_version.number == 1
+
+
+def test_a_long_base_60_number_cannot_be_submitted(editor_client, agent):
+    form = {"mode": "raw", "text": LONG_SEXAGESIMAL, "action": "save"}
+    assert editor_client.post(EDIT_URL, form).status_code == 302
+    change = ChangeRequest.objects.get()
+
+    response = editor_client.post(f"/changes/{change.pk}/submit/", follow=True)
+
+    assert response.status_code == 200
+    assert "fix them before submitting (first: line 4: the number 1:0:0" in (
+        response.content.decode()
+    )
+    change.refresh_from_db()
+    assert change.status == ChangeRequest.Status.DRAFT
+
+
+def refuse_constant(name: str):
+    raise AssertionError(f"{name} is not JSON")
+
+
+def test_infinite_and_nan_numbers_are_stored_and_served_as_json(editor_client, agent):
+    # YAML reads these as floats, which JSON cannot hold: stored and served as their text.
+    extra = "big: 1.0e+400\nsmall: -.inf\nnan: .nan\n"
+    text = agent_text("floating", extra=extra)
+    import_files([IncomingFile("agents/floating.md", text.encode())])
+
+    response = editor_client.get("/api/agents/floating")
+
+    assert response.status_code == 200
+    body = json.loads(response.content, parse_constant=refuse_constant)
+    expected = {"big": "inf", "small": "-inf", "nan": "nan"}
+    assert {key: body["frontmatter"][key] for key in expected} == expected
+    version = Agent.objects.get(path="agents/floating.md").live_version
+    assert {key: version.frontmatter[key] for key in expected} == expected
+    assert editor_client.get("/agents/floating/").status_code == 200
+    assert editor_client.get("/agents/floating/edit/").status_code == 200
+    linted = editor_client.post(
+        "/api/lint?agent=floating", text.encode(), content_type="text/markdown"
+    )
+    assert json.loads(linted.content, parse_constant=refuse_constant)["valid"]

@@ -904,3 +904,74 @@ def test_section_outline_is_that_of_the_section_parsed_alone(path):
 @given(agent_documents())
 def test_section_outline_of_generated_documents_is_that_of_the_section_parsed_alone(generated):
     _assert_outlines_are_the_sections_parsed_alone(AgentDocument.parse(generated[0]))
+
+
+# --- Numbers ----------------------------------------------------------------------------------
+
+LONG_NUMBERS = {
+    "decimal": "9" * 4301,
+    "negative": "-" + "9" * 5000,
+    "base-60": ":".join(["1"] + ["0"] * 2600),
+    "hex": "0x" + "f" * 4000,
+    "binary": "0b" + "1" * 15000,
+    "octal": "0" + "7" * 5000,
+    "explicit-int": "!!int " + "1" * 5000,
+    "long-float": "1" * 5000 + ".5",
+    "base-60-float": ":".join(["1"] + ["0"] * 300) + ".5",
+}
+
+
+@pytest.mark.parametrize("number", LONG_NUMBERS.values(), ids=LONG_NUMBERS.keys())
+def test_number_of_more_than_100_digits_is_a_located_problem(number):
+    text = f"---\nname: x\nn: {number}\n---\nBody\n"
+
+    document = AgentDocument.parse(text.encode())
+
+    error = document.frontmatter_error
+    assert (error.code, error.line, error.column) == ("yaml-number-too-large", 3, 4)
+    assert "may have at most 100" in error.message and "quotes" in error.message
+    assert number.removeprefix("!!int ")[:20] in error.message and len(error.message) < 200
+    assert document.frontmatter is None
+    assert document.to_bytes() == text.encode()
+
+
+@pytest.mark.parametrize(
+    ("number", "value"),
+    [
+        ("9" * 100, int("9" * 100)),
+        ("-" + "9_" * 100, -int("9" * 100)),
+        (":".join(["1"] + ["59"] * 49), functools.reduce(lambda n, d: n * 60 + d, [59] * 49, 1)),
+        ("0x" + "f" * 100, 16**100 - 1),
+        ("1" * 99 + ".5", float("1" * 99 + ".5")),
+    ],
+    ids=["decimal", "underscores", "base-60", "hex", "float"],
+)
+def test_number_of_100_digits_is_read_and_written_as_json(number, value):
+    data, _ = load_frontmatter(f"n: {number}\n")
+
+    assert data["n"] == value
+    assert json.loads(json.dumps(data)) == data
+
+
+def test_quoted_long_number_is_text():
+    data, _ = load_frontmatter(f"n: '{'9' * 5000}'\n")
+
+    assert data["n"] == "9" * 5000
+
+
+@pytest.mark.parametrize(
+    "value", ["!!int many", "!!int ''", "!!int 0x", "!!float much", "!!float ''", "!!bool maybe"]
+)
+def test_value_that_is_not_of_its_tags_type_is_a_located_problem(value):
+    with pytest.raises(DocumentError) as raised:
+        load_frontmatter(f"name: x\nn: {value}\n", line_offset=1)
+
+    assert (raised.value.code, raised.value.line, raised.value.column) == ("yaml-value", 3, 4)
+    assert f"though its tag {value.split()[0]} says so" in raised.value.message
+
+
+def test_mapping_tag_on_a_plain_value_is_a_located_problem():
+    with pytest.raises(DocumentError) as raised:
+        load_frontmatter("name: x\nn: !!map many\n")
+
+    assert (raised.value.code, raised.value.line, raised.value.column) == ("yaml-syntax", 2, 4)

@@ -437,6 +437,12 @@ class Agent(models.Model):
         document = parse_text(text)
         name = validation.agent_name(document) or ""
         if check_name and self.live_version_id and name != self.name:
+            unreadable = document.frontmatter_error
+            if unreadable is not None:
+                raise ValidationError(
+                    f"the name cannot be read: line {unreadable.line}: {unreadable.message}",
+                    code=unreadable.code,
+                )
             Agent.objects.check_name_available(name, exclude=self)
         with transaction.atomic():
             latest = self.versions.order_by("-number").values_list("number", flat=True).first()

@@ -383,7 +383,10 @@ class ChangeRequest(models.Model):
                 agent.save(update_fields=["archived", "updated_at"])
                 version = None
             else:
-                version = agent.add_version(self.text, self.author, self.message or str(self))
+                try:
+                    version = agent.add_version(self.text, self.author, self.message or str(self))
+                except ValidationError as error:  # a rename to a name it cannot have
+                    raise WorkflowError(" ".join(error.messages)) from None
         self.status = self.Status.PUBLISHED
         self.published_version = version
         self.save(update_fields=["status", "published_version", "updated_at", "agent"])
