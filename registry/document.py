@@ -564,7 +564,7 @@ class AgentDocument:
     def frontmatter_error(self) -> DocumentError | None:
         return self._frontmatter[2]
 
-    @property
+    @cached_property
     def key_spans(self) -> dict[str, KeySpan]:
         return {span.key: span for span in self._frontmatter[1]}
 

@@ -87,7 +87,7 @@ _SECTION_SKELETONS = {
     ),
     "delegate to": "- **agent-name** — what to hand it\n",
 }
-_BAD_CHARACTER_RE = re.compile("[\x00-\x08\x0b\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
 _NEWLINE_RE = re.compile(r"\r\n|\r|\n")
 
 
@@ -135,19 +135,37 @@ def decode_source(value: str) -> str | None:
 
 
 def character_error(value: str) -> str | None:
-    """Why value cannot go into an agent file (a NUL or another control character), or None."""
-    match = _BAD_CHARACTER_RE.search(value)
-    if match is None:
+    """Why value cannot go into a field of an agent file or a message, or None: a character
+    that cannot be stored (a NUL, half of a surrogate pair) or that a reader cannot see (the
+    validation rule's control and invisible characters)."""
+    found = _UNSTORABLE_RE.search(value)
+    hidden = next(validation.hidden_runs(value), None)
+    if found is not None and (hidden is None or found.start() <= hidden[0]):
+        return storage_error(value)
+    if hidden is None:
         return None
-    before = value[: match.start()]
-    lines = _NEWLINE_RE.split(before)
-    character = match.group()
-    if character == "\x00":
-        what = "a NUL character"
-    elif character < " ":
-        what = f"the control character U+{ord(character):04X}"
-    else:
-        what = f"the invalid character U+{ord(character):04X}"
+    run = value[hidden[0] : hidden[1]]
+    what = f"{validation.hidden_kind(run)} ({validation.describe_hidden(run)})"
+    return _located(value, hidden[0], what)
+
+
+def storage_error(value: str) -> str | None:
+    """Why a whole file's text cannot be stored at all, or None. Control and invisible
+    characters can: validation names each where it is, as for a file from any other way in."""
+    found = _UNSTORABLE_RE.search(value)
+    if found is None:
+        return None
+    character = found.group()
+    what = (
+        "a NUL character"
+        if character == "\x00"
+        else f"the invalid character U+{ord(character):04X}"
+    )
+    return _located(value, found.start(), what)
+
+
+def _located(value: str, start: int, what: str) -> str:
+    lines = _NEWLINE_RE.split(value[:start])
     return (
         f"line {len(lines)}, column {len(lines[-1]) + 1}: holds {what}; "
         "agent files are plain text, so remove it"
@@ -439,7 +457,7 @@ class EditorForm:
         raw = raw.removeprefix(BOM)
         if _lf(raw) == _lf(self.source.text) and bom == self.source.bom:
             return
-        if problem := character_error(raw):
+        if problem := storage_error(raw):
             self.errors["text"] = problem
             return
         self.document = AgentDocument(normalize_newlines(raw, self.source.newline), bom)

@@ -81,11 +81,25 @@ def _merged_order(
     if _reordered(ours, base) and not _reordered(theirs, base):
         primary, secondary = ours, theirs
     order = [key for key in primary if key in kept]
-    for index, key in enumerate(secondary):
-        if key in kept and key not in order:
-            preceding = [other for other in secondary[:index] if other in order]
-            order.insert(order.index(preceding[-1]) + 1 if preceding else 0, key)
-    return order
+    placed = set(order)
+    # The keys secondary alone has, by the key they follow (None: first); one pass, since
+    # searching the order for each key made thousands of sections quadratic.
+    following: dict[str | None, list[str]] = {}
+    previous = None
+    for key in secondary:
+        if key not in kept:
+            continue
+        if key not in placed:
+            following.setdefault(previous, []).append(key)
+            placed.add(key)
+        previous = key
+    merged: list[str] = []
+    pending = list(reversed([*following.get(None, []), *order]))
+    while pending:
+        key = pending.pop()
+        merged.append(key)
+        pending.extend(reversed(following.get(key, [])))
+    return merged
 
 
 def _reordered(side: Sequence[str], base: Sequence[str]) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import nh3
@@ -12,6 +13,7 @@ from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 
 from .document import AgentDocument, split_lines, strip_ending
+from .validation import describe_hidden, hidden_runs
 
 # Raw HTML in agent text is shown as text, never passed through; nh3 then removes anything
 # unsafe the Markdown itself could produce (javascript: links, data: URLs).
@@ -41,9 +43,36 @@ def _keep_attribute(tag: str, attribute: str, value: str) -> str | None:
     return value
 
 
+def _marker(run: str) -> str:
+    return f"⟦{describe_hidden(run)}⟧"
+
+
+def reveal_text(text: str) -> str:
+    """text with each run of characters a reader cannot see replaced by a visible marker that
+    names them, for places that show text but not markup (the preview's Markdown)."""
+    pieces, last = [], 0
+    for start, end in hidden_runs(text):
+        pieces += [text[last:start], _marker(text[start:end])]
+        last = end
+    return "".join(pieces) + text[last:] if pieces else text
+
+
+def reveal_html(text: str) -> SafeString:
+    """text escaped for HTML, each run of hidden characters shown as a marked marker."""
+    pieces, last = [], 0
+    for start, end in hidden_runs(text):
+        pieces += [
+            html.escape(text[last:start]),
+            f'<mark class="hidden-character">{html.escape(_marker(text[start:end]))}</mark>',
+        ]
+        last = end
+    return mark_safe("".join(pieces) + html.escape(text[last:]))
+
+
 def render_markdown(text: str) -> str:
-    """Markdown (a body, without frontmatter) to HTML that is safe to put in a page."""
-    html = _markdown.render(text)
+    """Markdown (a body, without frontmatter) to HTML that is safe to put in a page; hidden
+    characters show as markers."""
+    html = _markdown.render(reveal_text(text))
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS,
@@ -65,23 +94,78 @@ class DiffLine:
     text: str
 
 
+# SequenceMatcher takes time of the order of the product of the two lengths where elements
+# repeat (30,000 identical list items took minutes); past this product, what lies between
+# the common start and end is shown replaced whole instead of matched.
+MATCH_BUDGET = 250_000
+
+
+class BoundedMatcher(difflib.SequenceMatcher):
+    """A SequenceMatcher whose work stays linear in its inputs: the common start and end are
+    matched directly, and the rest is matched only while it is within MATCH_BUDGET."""
+
+    def __init__(self, a: Sequence, b: Sequence):
+        super().__init__(None, a, b, autojunk=False)
+
+    def set_seq2(self, b):
+        # The base class indexes b in full for matching; the trimmed middle is indexed later.
+        self.b = b
+        self.matching_blocks = self.opcodes = None
+
+    def get_opcodes(self):
+        if self.opcodes is not None:
+            return self.opcodes
+        a, b = self.a, self.b
+        limit = min(len(a), len(b))
+        start = 0
+        while start < limit and a[start] == b[start]:
+            start += 1
+        end = 0
+        while end < limit - start and a[len(a) - 1 - end] == b[len(b) - 1 - end]:
+            end += 1
+        a_end, b_end = len(a) - end, len(b) - end
+        opcodes = [("equal", 0, start, 0, start)] if start else []
+        if (a_end - start) * (b_end - start) <= MATCH_BUDGET:
+            middle = difflib.SequenceMatcher(None, a[start:a_end], b[start:b_end], autojunk=False)
+            opcodes += [
+                (tag, i1 + start, i2 + start, j1 + start, j2 + start)
+                for tag, i1, i2, j1, j2 in middle.get_opcodes()
+            ]
+        elif a_end > start or b_end > start:
+            tag = "insert" if a_end == start else "delete" if b_end == start else "replace"
+            opcodes.append((tag, start, a_end, start, b_end))
+        if end:
+            opcodes.append(("equal", a_end, len(a), b_end, len(b)))
+        self.opcodes = opcodes or [("equal", 0, 0, 0, 0)]
+        return self.opcodes
+
+
 def unified_diff(old: str, new: str, context: int = 3) -> list[DiffLine]:
     """Line diff of two texts, line endings ignored for display."""
     old_lines = [strip_ending(line) for line in split_lines(old)]
     new_lines = [strip_ending(line) for line in split_lines(new)]
     lines = []
-    for raw in difflib.unified_diff(old_lines, new_lines, n=context, lineterm=""):
-        if raw.startswith(("---", "+++")):
-            continue
-        if raw.startswith("@@"):
-            lines.append(DiffLine("hunk", raw))
-        elif raw.startswith("+"):
-            lines.append(DiffLine("add", raw[1:]))
-        elif raw.startswith("-"):
-            lines.append(DiffLine("del", raw[1:]))
-        else:
-            lines.append(DiffLine("context", raw[1:]))
+    for group in BoundedMatcher(old_lines, new_lines).get_grouped_opcodes(context):
+        first, last = group[0], group[-1]
+        lines.append(
+            DiffLine(
+                "hunk", f"@@ -{_hunk_range(first[1], last[2])} +{_hunk_range(first[3], last[4])} @@"
+            )
+        )
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                lines.extend(DiffLine("context", line) for line in old_lines[i1:i2])
+                continue
+            lines.extend(DiffLine("del", line) for line in old_lines[i1:i2])
+            lines.extend(DiffLine("add", line) for line in new_lines[j1:j2])
     return lines
+
+
+def _hunk_range(start: int, stop: int) -> str:
+    """A hunk's line range as unified diff writes it (difflib's _format_range_unified)."""
+    length = stop - start
+    beginning = start + 1 if length else start
+    return str(beginning) if length == 1 else f"{beginning},{length}"
 
 
 def changed_line_count(old: str, new: str) -> tuple[int, int]:
@@ -223,7 +307,7 @@ def _paired(old_units: list[_Unit], new_units: list[_Unit]):
 def _word_opcodes(old_tokens: list[str], new_tokens: list[str]):
     """SequenceMatcher's opcodes, with white space alone between two changes counted as
     changed too, so that a changed phrase is one mark rather than one per word."""
-    opcodes = difflib.SequenceMatcher(None, old_tokens, new_tokens, autojunk=False).get_opcodes()
+    opcodes = BoundedMatcher(old_tokens, new_tokens).get_opcodes()
     merged: list[list] = []
     for index, (tag, i1, i2, j1, j2) in enumerate(opcodes):
         between_changes = 0 < index < len(opcodes) - 1
@@ -246,8 +330,8 @@ def word_marks(old: str, new: str) -> tuple[SafeString, SafeString]:
     old_tokens, new_tokens = _TOKEN_RE.findall(old), _TOKEN_RE.findall(new)
     old_html, new_html = [], []
     for tag, i1, i2, j1, j2 in _word_opcodes(old_tokens, new_tokens):
-        old_part = html.escape("".join(old_tokens[i1:i2]))
-        new_part = html.escape("".join(new_tokens[j1:j2]))
+        old_part = reveal_html("".join(old_tokens[i1:i2]))
+        new_part = reveal_html("".join(new_tokens[j1:j2]))
         if tag == "equal":
             old_html.append(old_part)
             new_html.append(new_part)
@@ -260,18 +344,18 @@ def word_marks(old: str, new: str) -> tuple[SafeString, SafeString]:
 
 
 def _escaped(line: str) -> SafeString:
-    return mark_safe(html.escape(line))
+    return reveal_html(line)
 
 
 def _marked(tag: str, line: str) -> SafeString:
     """A whole line removed or added: all of it marked (nothing, when it is blank)."""
-    return mark_safe(f"<{tag}>{html.escape(line)}</{tag}>" if line else "")
+    return mark_safe(f"<{tag}>{reveal_html(line)}</{tag}>" if line else "")
 
 
 def _rows(old: _Unit | None, new: _Unit | None, context: int) -> tuple[SideBySideRow, ...]:
     old_lines, old_numbers = (old.lines, old.numbers) if old else ((), ())
     new_lines, new_numbers = (new.lines, new.numbers) if new else ((), ())
-    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    matcher = BoundedMatcher(old_lines, new_lines)
     rows: list[SideBySideRow] = []
     shown_until = 0  # index in old_lines after the last row shown
     for group in matcher.get_grouped_opcodes(context):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
-from collections.abc import Collection, Iterable, Sequence
+import unicodedata
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 
 from .document import (
@@ -154,6 +157,7 @@ def intrinsic_problems(
     """The problems a document has on its own, whatever else is in the registry."""
     return sort_problems(
         [
+            *_character_problems(document),
             *_frontmatter_problems(document),
             *_section_problems(document, required_sections),
             *_delegation_shape_problems(document),
@@ -213,6 +217,114 @@ def counts(problems: Iterable[Problem]) -> tuple[int, int]:
     problems = list(problems)
     errors = sum(1 for p in problems if p.is_error)
     return errors, len(problems) - errors
+
+
+# --- Characters a reviewer cannot see --------------------------------------------------------
+
+# Control characters but tab and the line endings; characters that draw nothing: the format
+# characters (Unicode's category Cf: zero-width spaces and joiners, bidirectional embeddings,
+# overrides and isolates, invisible operators, the tag characters U+E0000-U+E007F), line and
+# paragraph separators and the Hangul fillers; and the noncharacters U+FFFE and U+FFFF.
+# Left out of Cf: the prepended concatenation marks (U+0600-U+0605 and the like), which show.
+# A test checks this table against the running Python's Unicode database.
+_CONTROL = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+_INVISIBLE = (
+    "\u00ad\u061c\u115f\u1160\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f"
+    "\u3164\ufeff\uffa0\ufff9-\ufffb\ufffe\uffff\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e007f"
+)
+_SELECTOR = "\ufe00-\ufe0f\U000e0100-\U000e01ef"
+# A run of hidden characters; or variation selectors that select nothing: two or more in a
+# row (one can change a character's look; a run can carry any text), or with no character
+# before them.
+_HIDDEN_RE = re.compile(
+    rf"[{_CONTROL}{_INVISIBLE}]+|[{_SELECTOR}]{{2,}}|(?:(?<=\s)|(?<![\s\S]))[{_SELECTOR}]"
+)
+_CONTROL_RE = re.compile(f"[{_CONTROL}]")
+_ZERO_WIDTH_JOINER = "\u200d"
+HIDDEN_REPORT_LIMIT = 20
+
+
+def _joins_emoji(text: str, start: int) -> bool:
+    """A zero-width joiner between two pictographs (as in 👩‍💻) draws them as one: it shows."""
+    if start == 0 or start + 1 >= len(text):
+        return False
+    before, after = text[start - 1], text[start + 1]
+    return (unicodedata.category(before) in {"So", "Sk"} or before == "\ufe0f") and (
+        unicodedata.category(after) == "So"
+    )
+
+
+def hidden_runs(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each run of characters in text that a reader cannot see."""
+    for match in _HIDDEN_RE.finditer(text):
+        start, end = match.span()
+        if match.group() == _ZERO_WIDTH_JOINER and _joins_emoji(text, start):
+            continue
+        yield start, end
+
+
+def hidden_kind(run: str) -> str:
+    """What a run of hidden characters is, in words."""
+    return "control characters" if _CONTROL_RE.match(run) else "invisible characters"
+
+
+def describe_hidden(run: str, limit: int = 6) -> str:
+    """The code points of a run of hidden characters, and what tag characters spell."""
+    shown = " ".join(f"U+{ord(character):04X}" for character in run[:limit])
+    if len(run) > limit:
+        shown += f" … ({len(run):,} in a row)"
+    spelled = "".join(
+        chr(ord(character) - 0xE0000)
+        for character in run
+        if "\U000e0020" <= character <= "\U000e007e"
+    )
+    if spelled:
+        quoted = spelled if len(spelled) <= 60 else spelled[:60] + "…"
+        shown += f", spelling {quoted!r}"
+    return shown
+
+
+def _character_problems(document: AgentDocument):
+    """Every run of control or invisible characters, located: text a reviewer cannot see must
+    never pass review unseen."""
+    line_starts = list(itertools.accumulate((len(line) for line in document.lines), initial=0))
+    frontmatter_end = document.body_start
+    reported = 0
+    for start, end in hidden_runs(document.text):
+        reported += 1
+        line = bisect.bisect_right(line_starts, start) - 1
+        column = start - line_starts[line] + 1
+        if reported == HIDDEN_REPORT_LIMIT + 1:
+            unlisted_at = (line + 1, column)
+        if reported > HIDDEN_REPORT_LIMIT:
+            continue
+        run = document.text[start:end]
+        yield Problem(
+            "control-character" if _CONTROL_RE.match(run) else "hidden-character",
+            ERROR,
+            f"holds {hidden_kind(run)} a reviewer cannot see ({describe_hidden(run)}); "
+            "agent files are plain text, so remove them",
+            line + 1,
+            column,
+            _where_line(document, line, frontmatter_end),
+        )
+    if reported > HIDDEN_REPORT_LIMIT:
+        yield Problem(
+            "hidden-character",
+            ERROR,
+            f"{reported - HIDDEN_REPORT_LIMIT:,} more runs of hidden characters from here on "
+            "are not listed",
+            *unlisted_at,
+            "file",
+        )
+
+
+def _where_line(document: AgentDocument, line: int, frontmatter_end: int) -> str:
+    if line < frontmatter_end:
+        return "frontmatter"
+    section = next((s for s in document.sections if s.start <= line < s.end), None)
+    return f"section:{section.title}" if section else "file"
 
 
 # --- Frontmatter ----------------------------------------------------------------------------
@@ -452,14 +564,18 @@ def delegations(document: AgentDocument) -> list[Delegation]:
     section = delegate_section(document)
     if section is None:
         return []
-    blocks = document.section_outline(section)
     found = []
-    for index, block in enumerate(blocks):
-        if block.type != "list_item_open" or block.level != 1:
+    # One pass: a top-level item's name is in the first text block after its start. Searching
+    # ahead from each item instead made a section of empty items quadratic.
+    waiting = False
+    for block in document.section_outline(section):
+        if block.type == "list_item_open":
+            waiting = waiting or block.level == 1
             continue
-        inline = next((b for b in blocks[index:] if b.type == "inline"), None)
-        if inline is None:
+        if not waiting:
             continue
+        waiting = False
+        inline = block
         match = _DELEGATE_RE.match(inline.content)
         if not match:
             continue
