@@ -93,6 +93,8 @@ def prepare(agent_count: int) -> tuple[str, str, list[str]]:
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentsite.settings")
+    # DEBUG is off, as in production, which needs a key; gunicorn is given the same one.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     django.setup()
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
