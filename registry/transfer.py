@@ -358,11 +358,13 @@ def report_groups(report: ImportReport) -> list[ReportGroup]:
     return [group for group in groups if group.rows]
 
 
-def _require_maintainer(request: HttpRequest) -> None:
-    """Refuse (403) anyone but a maintainer, recording the attempt in the audit log."""
+def _require_maintainer(request: HttpRequest, *, audited: bool = True) -> None:
+    """Refuse (403) anyone but a maintainer, recording the attempt in the audit log unless
+    audited is off (a POST whose CSRF token could not be checked may come from another site)."""
     if not request.user.has_perm("registry.maintain_registry"):
         reason = "only maintainers can import agent files"
-        AuditEvent.record("import.denied", actor=request.user, request=request, reason=reason)
+        if audited:
+            AuditEvent.record("import.denied", actor=request.user, request=request, reason=reason)
         raise PermissionDenied(reason)
 
 
@@ -386,14 +388,25 @@ def _render_import(
 
 
 # The CSRF middleware would read (and spool to disk) the whole body to find the token before
-# the view could refuse an upload for its size: the view checks the size first, then the token.
+# the view could refuse an upload for its size. So the view checks the size, reads the body, then
+# checks the token, and only then writes anything: the audit log's record of a refusal too, which
+# a page on another site could otherwise make a signed-in browser write.
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def import_upload(request: HttpRequest):
-    _require_maintainer(request)
     if request.method == "GET":
+        _require_maintainer(request)
         return _render_import(request, ImportUploadForm())
-    form = ImportUploadForm()
+    problem, status = _unreadable_upload(request)
+    if problem:
+        _require_maintainer(request, audited=False)  # the token is in the body, unread
+        return _render_import(request, ImportUploadForm(), problem=problem, status=status)
+    return _import_post(request)
+
+
+def _unreadable_upload(request: HttpRequest) -> tuple[str, int]:
+    """Why the upload cannot be read, with the status to answer; ("", 200) once it is read.
+    An upload over the size limit is refused before any of it is read."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -403,7 +416,7 @@ def import_upload(request: HttpRequest):
             f"The upload is {_size(length)}; at most {_size(settings.REGISTRY_MAX_UPLOAD_BYTES)} "
             "can be uploaded at once. Upload fewer files, or a smaller .zip."
         )
-        return _render_import(request, form, problem=problem, status=413)
+        return problem, 413
     try:
         request.POST, request.FILES  # noqa: B018 - parsed here, so a bad body gets a message
     except TooManyFilesSent:
@@ -411,15 +424,15 @@ def import_upload(request: HttpRequest):
             f"At most {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files can be uploaded at once: "
             "upload a .zip of the folder instead."
         )
-        return _render_import(request, form, problem=problem, status=400)
+        return problem, 400
     except (RequestDataTooBig, MultiPartParserError) as error:
-        problem = f"The upload could not be read: {error}"
-        return _render_import(request, form, problem=problem, status=400)
-    return _import_post(request)
+        return f"The upload could not be read: {error}", 400
+    return "", 200
 
 
 @csrf_protect
 def _import_post(request: HttpRequest):
+    _require_maintainer(request)
     form = ImportUploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return _render_import(request, form, status=400)
