@@ -16,7 +16,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from . import validation
 from .document import AgentDocument, DocumentError
-from .files import UnsafePath, find_markdown, read_limited, target_path
+from .files import (
+    UnsafePath,
+    clean_relative_path,
+    find_markdown,
+    read_limited,
+    readable_path,
+    target_path,
+)
 from .models import Agent, AuditEvent, ChangeRequest, text_hash
 from .rendering import DiffLine, unified_diff
 
@@ -160,8 +167,17 @@ def read_file(absolute: Path) -> RepositoryFile:
 
 
 def read_repository(root: Path) -> dict[str, RepositoryFile]:
-    """Every *.md under root (never inside .git), by its path relative to root."""
-    return {found.path: read_file(found.absolute) for found in find_markdown(root)}
+    """Every *.md under root (never inside .git), by its path relative to root; a path that
+    import would refuse (too long, not UTF-8) as why."""
+    files = {}
+    for found in find_markdown(root):
+        try:
+            clean_relative_path(found.path)
+        except UnsafePath as error:
+            files[readable_path(found.path)] = RepositoryFile(reason=str(error))
+        else:
+            files[found.path] = read_file(found.absolute)
+    return files
 
 
 def repository_root() -> tuple[Path | None, str]:

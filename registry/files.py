@@ -10,16 +10,33 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 TEMP_SUFFIX = ".agent-registry-tmp"
+# The longest path an agent may have (its column's length), and the longest file or folder name
+# the usual file systems take (ext4, APFS, NTFS: 255 bytes or fewer), so that any checkout of
+# the repository can hold every agent's file.
+MAX_PATH_CHARACTERS = 1024
+MAX_NAME_BYTES = 255
 
 
 class UnsafePath(ValueError):
-    """A path that would leave the target folder, go through a symlink, or enter .git."""
+    """A path that would leave the target folder, go through a symlink, or enter .git, or that
+    is not text."""
+
+
+class PathTooLong(UnsafePath):
+    """A path, or a file or folder name in it, longer than a repository can hold."""
 
 
 def clean_relative_path(path: str) -> str:
-    """A repository-relative POSIX path, or UnsafePath saying why it is not one."""
+    """A repository-relative POSIX path, or UnsafePath saying why it is not one.
+
+    Every way a path comes in (import, upload, drift, export) goes through here."""
     if not path or "\x00" in path or "\\" in path:
-        raise UnsafePath(f"{path!r} is not a usable file path")
+        raise UnsafePath(f"{shown_path(path)!r} is not a usable file path")
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # a file name that was not UTF-8, read with surrogateescape
+        raise UnsafePath(f"{shown_path(path)!r} is not a UTF-8 file name; rename it") from None
+    check_length(path)
     pure = PurePosixPath(path)
     if pure.is_absolute():
         raise UnsafePath(f"{path!r} is absolute; agent paths are relative to the repository")
@@ -31,6 +48,41 @@ def clean_relative_path(path: str) -> str:
     if pure.suffix != ".md":
         raise UnsafePath(f"{path!r} is not a .md file")
     return pure.as_posix()
+
+
+def check_length(path: str) -> None:
+    """Refuse (PathTooLong) a path of more than MAX_PATH_CHARACTERS characters, or with a file
+    or folder name of more than MAX_NAME_BYTES bytes in UTF-8, naming it."""
+    if len(path) > MAX_PATH_CHARACTERS:
+        raise PathTooLong(
+            f"{shown_path(path)!r} is {len(path):,} characters long; a path may have at most "
+            f"{MAX_PATH_CHARACTERS:,}"
+        )
+    for name in PurePosixPath(path).parts:
+        size = len(name.encode("utf-8", "surrogatepass"))
+        if size > MAX_NAME_BYTES:
+            where = "" if name == path else f" in {shown_path(path)!r}"
+            raise PathTooLong(
+                f"the name {shown_path(name)!r}{where} is {size:,} bytes long; a file or folder "
+                f"name may have at most {MAX_NAME_BYTES} bytes (in UTF-8)"
+            )
+
+
+def readable_path(path: str) -> str:
+    """path as text a page can show: U+FFFD where a file name that was not UTF-8 had bytes."""
+    try:
+        data = path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that no undecodable byte made
+        data = path.encode("utf-8", "surrogatepass")
+    return data.decode("utf-8", "replace")
+
+
+def shown_path(path: str, keep: int = 80) -> str:
+    """A path as a message shows it: readable, and only its start and end when it is long."""
+    path = readable_path(path)
+    if len(path) <= keep:
+        return path
+    return f"{path[: keep // 2]}…{path[-(keep // 2 - 1) :]}"
 
 
 @dataclass(frozen=True)
@@ -65,10 +117,13 @@ def target_path(folder: Path, relative: str) -> Path:
     current = Path(folder)
     for part in PurePosixPath(relative).parts[:-1]:
         current = current / part
-        if current.is_symlink():
-            raise UnsafePath(f"{relative}: {current} is a symlink; not writing through it")
-        if current.exists() and not current.is_dir():
-            raise UnsafePath(f"{relative}: {current} is not a folder")
+        try:
+            if current.is_symlink():
+                raise UnsafePath(f"{relative}: {current} is a symlink; not writing through it")
+            if current.exists() and not current.is_dir():
+                raise UnsafePath(f"{relative}: {current} is not a folder")
+        except OSError as error:  # too long with the folder before it, say, or not readable
+            raise UnsafePath(f"{shown_path(relative)}: {error.strerror or error}") from None
     return current / PurePosixPath(relative).name
 
 

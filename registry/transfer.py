@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .files import UnsafePath, clean_relative_path
+from .files import PathTooLong, UnsafePath, check_length, clean_relative_path
 from .models import Agent, AuditEvent, ImportReport, IncomingFile, Version, import_files
 
 # Every member of a downloaded zip carries this time, so the same registry gives the same bytes.
@@ -277,6 +277,12 @@ class ImportUploadForm(forms.Form):
         folder = self.cleaned_data["folder"].strip().rstrip("/")
         if not folder:
             return ""
+        try:
+            check_length(folder)
+        except PathTooLong as error:
+            raise ValidationError(
+                f"The folder is too long: {error}.", code="folder-too-long"
+            ) from None
         try:
             clean_relative_path(f"{folder}/agent.md")
         except UnsafePath:

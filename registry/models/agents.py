@@ -29,6 +29,7 @@ from ..files import (
     UnsafePath,
     clean_relative_path,
     read_existing,
+    readable_path,
     remove_leftover_temporaries,
     target_path,
     write_atomic,
@@ -685,7 +686,7 @@ def import_files(
                 if path in accepted_paths:
                     reason = f"the path {path} is given more than once"
         if reason:
-            report.rejected.append((incoming.path, reason))
+            report.rejected.append((readable_path(incoming.path), reason))
         else:
             accepted.append((path, document.to_bytes().decode("utf-8"), document))
             accepted_paths.add(path)
@@ -905,27 +906,33 @@ def export_agents(root: Path, *, check: bool = False, prune: bool = False, progr
     report = ExportReport()
     if not check:
         report.leftovers = remove_leftover_temporaries(root)
-    rows = (
-        Agent.objects.filter(live_version__isnull=False)
-        .order_by("path")
-        .values_list(
-            "pk", "path", "archived", "synced_hash", "live_version__sha256", "live_version__text"
-        )
+    exported = Agent.objects.filter(live_version__isnull=False).order_by("path")
+    # Every path is checked before anything is written: one that cannot be written (unsafe,
+    # too long) is refused, and never stops the export half-way.
+    targets = {}
+    for path in exported.values_list("path", flat=True).iterator(chunk_size=1000):
+        try:
+            targets[path] = target_path(root, path)
+        except UnsafePath as error:
+            report.refused.append((path, str(error)))
+    rows = exported.values_list(
+        "pk", "path", "archived", "synced_hash", "live_version__sha256", "live_version__text"
     )
     synced = []
     for pk, path, archived, synced_hash, digest, text in rows.iterator(chunk_size=1000):
         if progress is not None:
             progress.step()
-        try:
-            target = target_path(root, path)
-        except UnsafePath as error:
-            report.refused.append((path, str(error)))
+        target = targets.get(path)
+        if target is None:
             continue
         if archived:
-            if prune and (target.is_file() or target.is_symlink()):
-                report.removed.append(path)
-                if not check:
-                    target.unlink()
+            try:
+                if prune and (target.is_file() or target.is_symlink()):
+                    if not check:
+                        target.unlink()
+                    report.removed.append(path)
+            except OSError as error:
+                report.refused.append((path, error.strerror or str(error)))
             continue
         data = text.encode("utf-8")
         try:
