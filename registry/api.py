@@ -183,6 +183,28 @@ def _agent_of(key: str, *, text: bool = True) -> Agent:
     return agent
 
 
+def _query(request: HttpRequest, *names: str) -> dict[str, str | None]:
+    """The query parameters of these names (None when absent): each given once at most, and
+    without a NUL (which no database can compare)."""
+    values = {}
+    for name in names:
+        given = request.GET.getlist(name)
+        if len(given) > 1:
+            raise ApiError(
+                400, "invalid-parameter", f"{name} is given {len(given)} times; give it once."
+            )
+        value = given[0] if given else None
+        if value is not None and "\x00" in value:
+            raise ApiError(400, "invalid-parameter", f"{name} holds a NUL character.")
+        values[name] = value
+    return values
+
+
+def _choice(query: dict, name: str, choices) -> None:
+    if query[name] is not None and query[name] not in choices:
+        raise ApiError(400, "invalid-parameter", f"{name} must be one of: {', '.join(choices)}.")
+
+
 def _page_number(request: HttpRequest) -> int:
     value = request.GET.get("page", "1")
     digits = value.lstrip("0")
@@ -202,6 +224,11 @@ def _page_url(request: HttpRequest, number: int) -> str:
 @api_view("GET")
 def agents(request: HttpRequest):
     """The agent list, with the list page's search, filters and sort, 50 a page."""
+    query = _query(request, "q", "category", "status", "sort", "archived", "page")
+    # Stricter than the list page's form, which reads a value it does not know as the default.
+    _choice(query, "status", [value for value, _ in AgentListFilters.STATUSES if value])
+    _choice(query, "sort", [value for value, _ in AgentListFilters.SORTS])
+    _choice(query, "archived", ["true", "false"])
     form = AgentListFilters(request.GET)
     if not form.is_valid():
         field, errors = next(iter(form.errors.items()))
@@ -372,17 +399,15 @@ def lint(request: HttpRequest):
             "Send the file itself as the body, with Content-Type: text/markdown "
             "(curl: --data-binary @file.md).",
         )
-    for name in ("agent", "path"):
-        if "\x00" in request.GET.get(name, ""):
-            raise ApiError(400, "invalid-parameter", f"{name} holds a NUL character.")
+    query = _query(request, "agent", "path")
     limit = settings.REGISTRY_MAX_FILE_BYTES
-    data = _body(request, limit, "file")
+    data = _body(request, limit, "file")  # none is the empty file, which has its problems
     subject = None
-    if key := request.GET.get("agent"):
+    if key := query["agent"]:
         subject = Agent.objects.filter(key=key).first()
         if subject is None:
             raise ApiError(404, "agent-not-found", f"There is no agent with the key {key!r}.")
-    elif path := request.GET.get("path"):
+    elif path := query["path"]:
         subject = Agent.objects.filter(path=path).first()
     try:
         document = AgentDocument.parse(data, max_bytes=limit)
@@ -419,9 +444,17 @@ def _change_fields(request: HttpRequest) -> dict:
             raise ApiError(400, "invalid-field", f"{name} has the wrong type.", field=name)
     if "text" not in fields:
         raise ApiError(400, "invalid-field", "text is required: the whole file.", field="text")
+    if fields.get("agent") == "":
+        raise ApiError(
+            400,
+            "invalid-field",
+            "agent is empty: give the key of the agent to change, or null for a new agent.",
+            field="agent",
+        )
     if "\x00" in (fields.get("agent") or ""):
         raise ApiError(400, "invalid-field", "agent holds a NUL character.", field="agent")
-    message = " ".join(fields.get("message", "").split())
+    # Checked as sent, before its runs of spaces are made one: what the description declares.
+    message = fields.get("message", "")
     if len(message) > MESSAGE_MAX_LENGTH:
         raise ApiError(
             400,
@@ -431,7 +464,7 @@ def _change_fields(request: HttpRequest) -> dict:
         )
     if problem := editor.character_error(message):
         raise ApiError(400, "invalid-field", f"message: {problem}", field="message")
-    return {**fields, "message": message}
+    return {**fields, "message": " ".join(message.split())}
 
 
 def _check_name(agent: Agent | None, document: AgentDocument) -> None:

@@ -1,5 +1,10 @@
 """The OpenAPI 3.1 description of the JSON API (served at /api/openapi.json; tests hold it true)."""
 
+from .models import ChangeRequest
+from .validation import NAME_MAX_LENGTH
+
+MESSAGE_MAX_LENGTH = ChangeRequest._meta.get_field("message").max_length
+
 
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -31,6 +36,12 @@ def _object(properties: dict, required=None, **extra) -> dict:
 
 
 STRING = {"type": "string"}
+# No NUL: no database can compare one, so the API refuses it (400).
+TEXT = {"type": "string", "pattern": "^[^\\u0000]*$"}
+# An agent's URL key, as its URLs take it.
+AGENT_KEY = {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"}
+# What an agent's name may be: lowercase letters, digits and single hyphens (validation.NAME_RE).
+NAME_PATTERN = "^[a-z0-9]+(-[a-z0-9]+)*$"
 INTEGER = {"type": "integer"}
 BOOLEAN = {"type": "boolean"}
 TIME = {"type": "string", "format": "date-time"}
@@ -49,7 +60,7 @@ KEY = {
     "in": "path",
     "required": True,
     "description": "The agent's URL key.",
-    "schema": STRING,
+    "schema": AGENT_KEY,
 }
 
 SCHEMAS = {
@@ -174,11 +185,29 @@ SCHEMAS = {
     ),
     "ChangeProposal": _object(
         {
-            "agent": _nullable(
-                "string", description="The key of the agent to change; null for a new agent."
-            ),
-            "text": {"type": "string", "description": "The whole file, as it should become."},
-            "message": {"type": "string", "description": "What changed and why."},
+            "agent": {
+                **AGENT_KEY,
+                "type": ["string", "null"],
+                "description": "The key of the agent to change; null (or left out) for a new "
+                "agent.",
+            },
+            "text": {
+                **TEXT,
+                "description": "The whole file, as it should become. For a new agent, its "
+                f"frontmatter `name` must match `{NAME_PATTERN}` (at most {NAME_MAX_LENGTH} "
+                "characters) and be free: the file's path is made from it (`name-invalid` "
+                "otherwise). Any other problem is reported in `problems`, and refuses only "
+                "`submit`.",
+            },
+            "message": {
+                "type": "string",
+                "maxLength": MESSAGE_MAX_LENGTH,
+                "pattern": "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$",
+                "description": "What changed and why; runs of spaces and line breaks become "
+                "one space. No control character but tab and line breaks, nor any other "
+                "character a reader cannot see (as the linter's `hidden-character` rule finds "
+                "them in files).",
+            },
             "submit": {
                 "type": "boolean",
                 "description": "Submit it for review at once (refused if the text has errors).",
@@ -209,8 +238,8 @@ PATHS = {
             "operationId": "listAgents",
             "summary": "Agents, 50 a page, with the agent list's search, filters and sort.",
             "parameters": [
-                {"name": "q", "in": "query", "schema": STRING, "description": "Search words."},
-                {"name": "category", "in": "query", "schema": STRING},
+                {"name": "q", "in": "query", "schema": TEXT, "description": "Search words."},
+                {"name": "category", "in": "query", "schema": TEXT},
                 {
                     "name": "status",
                     "in": "query",
@@ -231,7 +260,10 @@ PATHS = {
             ],
             "responses": {
                 "200": _json(_ref("AgentPage"), "A page of agents."),
-                "400": _error("A parameter is not valid (`invalid-parameter`)."),
+                "400": _error(
+                    "A parameter is not as declared, given twice, or holds a NUL "
+                    "(`invalid-parameter`)."
+                ),
                 "401": UNAUTHORIZED,
                 "404": _error("The page is past the last one (`page-not-found`)."),
             },
@@ -302,23 +334,26 @@ PATHS = {
                 {
                     "name": "agent",
                     "in": "query",
-                    "schema": STRING,
+                    "schema": {**AGENT_KEY, "pattern": "^[-a-zA-Z0-9_]*$"},
                     "description": "The key of the agent this file is, so that its own name "
-                    "is no clash.",
+                    "is no clash (empty: none).",
                 },
                 {
                     "name": "path",
                     "in": "query",
-                    "schema": STRING,
+                    "schema": TEXT,
                     "description": "Or the file's repository path, for the same purpose.",
                 },
             ],
             "requestBody": {
-                "required": True,
+                "required": False,
+                "description": "The file, byte for byte; also taken as text/plain or "
+                "application/octet-stream. No body is the empty file, and gets its problems.",
                 "content": {"text/markdown": {"schema": STRING}},
             },
             "responses": {
                 "200": _json(_ref("LintResult"), "The problems, errors first."),
+                "400": _error("A parameter given twice or holding a NUL (`invalid-parameter`)."),
                 "401": UNAUTHORIZED,
                 "403": CSRF_FAILED,
                 "404": AGENT_NOT_FOUND,

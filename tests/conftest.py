@@ -2,7 +2,9 @@
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core import signals
 from django.core.cache import cache
+from django.db import close_old_connections
 
 from tests.helpers import DEMO, DEMO_NAMES
 
@@ -62,3 +64,18 @@ def user(django_user_model):
 def reader(client, user):
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def wsgi_application():
+    """The WSGI application gunicorn serves (agentsite.wsgi), to call in the test's transaction:
+    as Django's test client does, the request signals do not close the test's connection."""
+    from agentsite.wsgi import application
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield application
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)

@@ -7,6 +7,7 @@ import re
 import pytest
 from django.test import Client
 
+from registry import openapi
 from registry.models import Agent, ApiToken, IncomingFile, import_files
 from tests.helpers import agent_text
 
@@ -226,3 +227,62 @@ def test_a_nul_in_the_agent_of_a_change_is_a_json_400(api):
     error = json_error(api.post("/api/changes", body, content_type="application/json"), 400)
     assert error["code"] == "invalid-field"
     assert error["field"] == "agent"
+
+
+# --- As the OpenAPI description declares ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "archived=null",
+        "archived=",
+        "archived=true&archived=true",
+        "status=",
+        "sort=",
+        "q=a&q=b",
+        "q=a%00b",
+        "category=%00",
+    ],
+)
+def test_a_query_parameter_not_as_declared_is_a_json_400(api, query):
+    error = json_error(api.get(f"/api/agents?{query}"), 400)
+    assert error["code"] == "invalid-parameter"
+    assert query.split("=")[0] in error["message"]
+
+
+@pytest.mark.parametrize(
+    "query", ["archived=true", "archived=false", "status=valid", "sort=changed"]
+)
+def test_declared_query_values_are_taken(api, agent, query):
+    assert api.get(f"/api/agents?{query}").status_code == 200
+
+
+@pytest.mark.parametrize("content_type", ["text/markdown", ""])
+def test_lint_without_a_body_lints_the_empty_file_as_declared(api, content_type):
+    response = api.generic("POST", "/api/lint", b"", content_type=content_type)
+
+    assert response.status_code == 200
+    assert response.json()["valid"] is False
+    assert openapi.PATHS["/api/lint"]["post"]["requestBody"]["required"] is False
+
+
+def test_a_change_for_an_empty_agent_key_is_a_json_400(api, agent):
+    body = json.dumps({"agent": "", "text": ONE})
+
+    error = json_error(api.post("/api/changes", body, content_type="application/json"), 400)
+    assert (error["code"], error["field"]) == ("invalid-field", "agent")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "one\x1ctwo",  # a control character that str.split() takes for a space
+        "x" + " " * 600,  # over the limit as sent, however short once spaces are made one
+    ],
+)
+def test_a_message_is_checked_as_sent(api, agent, message):
+    body = json.dumps({"agent": agent.key, "text": ONE, "message": message})
+
+    error = json_error(api.post("/api/changes", body, content_type="application/json"), 400)
+    assert (error["code"], error["field"]) == ("invalid-field", "message")

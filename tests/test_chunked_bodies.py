@@ -14,11 +14,9 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.core import signals
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.test import Client
 
-from agentsite.wsgi import application
 from registry.models import ApiToken, ChangeRequest, IncomingFile, import_files
 from tests.helpers import agent_text
 
@@ -37,19 +35,6 @@ def token(make_user):
         ]
     ).stored
     return ApiToken.create_for(make_user("edith", "Editors"), "tests")[1]
-
-
-@pytest.fixture
-def wsgi():
-    """The WSGI application gunicorn serves, called in the test's transaction: as Django's test
-    client does, the request signals do not close the test's database connection."""
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    try:
-        yield application
-    finally:
-        signals.request_started.connect(close_old_connections)
-        signals.request_finished.connect(close_old_connections)
 
 
 class Endless(io.RawIOBase):
@@ -109,9 +94,9 @@ def call(app, path: str, body, token, content_type: str, *, terminated=True, coo
 
 
 @pytest.mark.django_db
-def test_a_chunked_file_is_linted_like_one_with_a_length(wsgi, token):
+def test_a_chunked_file_is_linted_like_one_with_a_length(wsgi_application, token):
     status, headers, data = call(
-        wsgi, "/api/lint?agent=agent-one", ONE.encode(), token, "text/markdown"
+        wsgi_application, "/api/lint?agent=agent-one", ONE.encode(), token, "text/markdown"
     )
 
     assert status == 200, data
@@ -123,21 +108,25 @@ def test_a_chunked_file_is_linted_like_one_with_a_length(wsgi, token):
 
 
 @pytest.mark.django_db
-def test_a_chunked_change_is_read_and_proposed(wsgi, token):
+def test_a_chunked_change_is_read_and_proposed(wsgi_application, token):
     body = json.dumps({"agent": None, "text": NEW, "message": "Chunked"}).encode()
 
-    status, _, data = call(wsgi, "/api/changes", body, token, "application/json")
+    status, _, data = call(wsgi_application, "/api/changes", body, token, "application/json")
 
     assert status == 201, data
     assert ChangeRequest.objects.get().text == NEW
 
 
 @pytest.mark.django_db
-def test_a_chunked_body_over_the_limit_is_a_413_and_read_no_further(wsgi, token, settings):
+def test_a_chunked_body_over_the_limit_is_a_413_and_read_no_further(
+    wsgi_application, token, settings
+):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100_000
     endless = Endless()
 
-    status, headers, data = call(wsgi, "/api/changes", endless, token, "application/json")
+    status, headers, data = call(
+        wsgi_application, "/api/changes", endless, token, "application/json"
+    )
 
     assert status == 413
     assert headers["Content-Type"] == "application/json"
@@ -147,7 +136,7 @@ def test_a_chunked_body_over_the_limit_is_a_413_and_read_no_further(wsgi, token,
 
 @pytest.mark.django_db
 def test_a_chunked_upload_is_read_up_to_the_upload_limit_and_refused_past_it(
-    wsgi, maintainer, settings
+    wsgi_application, maintainer, settings
 ):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     settings.REGISTRY_MAX_UPLOAD_BYTES = 100_000
@@ -156,7 +145,7 @@ def test_a_chunked_upload_is_read_up_to_the_upload_limit_and_refused_past_it(
     endless = Endless()
 
     status, _, data = call(
-        wsgi,
+        wsgi_application,
         "/import/",
         endless,
         None,
@@ -170,9 +159,9 @@ def test_a_chunked_upload_is_read_up_to_the_upload_limit_and_refused_past_it(
     assert 100_000 < endless.read_bytes <= 100_001 + 64 * 1024
 
 
-def test_a_chunked_body_the_server_cannot_end_gets_411_in_json_under_api(wsgi):
+def test_a_chunked_body_the_server_cannot_end_gets_411_in_json_under_api(wsgi_application):
     status, headers, data = call(
-        wsgi, "/api/lint", ONE.encode(), "ar_x", "text/markdown", terminated=False
+        wsgi_application, "/api/lint", ONE.encode(), "ar_x", "text/markdown", terminated=False
     )
 
     assert status == 411

@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import Resolver404, resolve
 
 from registry.models import Agent, ApiToken, IncomingFile, import_files
-from registry.openapi import DOCUMENT
+from registry.openapi import DOCUMENT, MESSAGE_MAX_LENGTH
 from tests.helpers import agent_text
 
 pytestmark = pytest.mark.django_db
@@ -42,6 +42,9 @@ KEYWORDS = {
     "description",
     "format",
     "minimum",
+    "pattern",
+    "minLength",
+    "maxLength",
 }
 
 
@@ -54,7 +57,7 @@ def resolve_ref(schema: dict) -> dict:
 
 def schema_errors(value, schema: dict, where: str = "$") -> list[str]:
     """Where value does not match schema: type, enum, required, properties, items,
-    additionalProperties false, minimum."""
+    additionalProperties false, minimum, and a string's pattern and length."""
     schema = resolve_ref(schema)
     unknown = set(schema) - KEYWORDS
     assert not unknown, f"the checker does not know {unknown}"
@@ -67,6 +70,11 @@ def schema_errors(value, schema: dict, where: str = "$") -> list[str]:
         return [f"{where}: {value!r} is not one of {schema['enum']}"]
     if "minimum" in schema and TYPES["number"](value) and value < schema["minimum"]:
         return [f"{where}: {value!r} is under {schema['minimum']}"]
+    if isinstance(value, str):
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            return [f"{where}: {value!r} does not match {schema['pattern']}"]
+        if not schema.get("minLength", 0) <= len(value) <= schema.get("maxLength", len(value)):
+            return [f"{where}: {value!r} is not of the declared length"]
     errors = []
     if isinstance(value, dict):
         errors += [
@@ -99,6 +107,9 @@ def test_the_checker_finds_what_is_wrong():
         "$: 'publish' is not allowed"
     ]
     assert schema_errors({"agent": None, "text": "x"}, proposal) == []
+    assert schema_errors({"agent": "", "text": "x"}, proposal)
+    assert schema_errors({"text": "a\x00b"}, proposal)
+    assert schema_errors({"text": "x", "message": "m" * (MESSAGE_MAX_LENGTH + 1)}, proposal)
 
 
 # The description itself -----------------------------------------------------------------------
@@ -230,6 +241,14 @@ CALLS = [
         413,
     ),
     ("editor", "/api/lint", "post", "/api/lint", json_body(text=ONE), 415),
+    (
+        "editor",
+        "/api/lint",
+        "post",
+        "/api/lint?path=a%00b",
+        markdown(ONE, content_type="text/markdown"),
+        400,
+    ),
     (
         "editor",
         "/api/changes",
