@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import nh3
-from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 
 from .document import AgentDocument, split_lines, strip_ending
@@ -57,7 +56,7 @@ def reveal_text(text: str) -> str:
     return "".join(pieces) + text[last:] if pieces else text
 
 
-def reveal_html(text: str) -> SafeString:
+def reveal_html(text: str) -> str:
     """text escaped for HTML, each run of hidden characters shown as a marked marker."""
     pieces, last = [], 0
     for start, end in hidden_runs(text):
@@ -66,7 +65,7 @@ def reveal_html(text: str) -> SafeString:
             f'<mark class="hidden-character">{html.escape(_marker(text[start:end]))}</mark>',
         ]
         last = end
-    return mark_safe("".join(pieces) + html.escape(text[last:]))
+    return "".join(pieces) + html.escape(text[last:])
 
 
 def render_markdown(text: str) -> str:
@@ -193,9 +192,9 @@ class SideBySideRow:
 
     kind: str
     old_number: int | None = None
-    old_html: SafeString = SafeString("")
+    old_html: str = ""
     new_number: int | None = None
-    new_html: SafeString = SafeString("")
+    new_html: str = ""
     skipped: int = 0
 
 
@@ -325,7 +324,7 @@ def _word_opcodes(old_tokens: list[str], new_tokens: list[str]):
     return merged
 
 
-def word_marks(old: str, new: str) -> tuple[SafeString, SafeString]:
+def word_marks(old: str, new: str) -> tuple[str, str]:
     """Two versions of a line as escaped HTML: removed words in <del>, added ones in <ins>."""
     old_tokens, new_tokens = _TOKEN_RE.findall(old), _TOKEN_RE.findall(new)
     old_html, new_html = [], []
@@ -340,16 +339,16 @@ def word_marks(old: str, new: str) -> tuple[SafeString, SafeString]:
             old_html.append(f"<del>{old_part}</del>")
         if new_part:
             new_html.append(f"<ins>{new_part}</ins>")
-    return mark_safe("".join(old_html)), mark_safe("".join(new_html))
+    return "".join(old_html), "".join(new_html)
 
 
-def _escaped(line: str) -> SafeString:
+def _escaped(line: str) -> str:
     return reveal_html(line)
 
 
-def _marked(tag: str, line: str) -> SafeString:
+def _marked(tag: str, line: str) -> str:
     """A whole line removed or added: all of it marked (nothing, when it is blank)."""
-    return mark_safe(f"<{tag}>{reveal_html(line)}</{tag}>" if line else "")
+    return f"<{tag}>{reveal_html(line)}</{tag}>" if line else ""
 
 
 def _rows(old: _Unit | None, new: _Unit | None, context: int) -> tuple[SideBySideRow, ...]:

@@ -1,6 +1,7 @@
 """The `reveal` filter: text escaped for a page, with characters a reader cannot see shown."""
 
 from django import template
+from django.utils.safestring import mark_safe
 
 from registry.rendering import reveal_html
 
@@ -9,4 +10,4 @@ register = template.Library()
 
 @register.filter
 def reveal(text: str):
-    return reveal_html(str(text))
+    return mark_safe(reveal_html(str(text)))
