@@ -50,11 +50,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # First: the request id is set for everything below, and the metrics time all of it.
-    "registry.logging.RequestIdMiddleware",
-    "registry.metrics.MetricsMiddleware",
+    "registry.ops.logging.RequestIdMiddleware",
+    "registry.ops.metrics.MetricsMiddleware",
     # Above everything that can answer by itself (a Host not allowed, whitenoise's static
     # files), so that every response carries the security headers.
-    "registry.middleware.SecurityHeadersMiddleware",
+    "registry.ops.headers.SecurityHeadersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -186,8 +186,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=max(1, int(os.environ.get("AXES_COOLOFF_MI
 AXES_RESET_ON_SUCCESS = True
 # Trying again while locked out does not restart the cool-off, so "wait N minutes" holds.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-AXES_CLIENT_IP_CALLABLE = "registry.throttling.client_address"
-AXES_LOCKOUT_CALLABLE = "registry.throttling.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "registry.ops.throttling.client_address"
+AXES_LOCKOUT_CALLABLE = "registry.ops.throttling.lockout_response"
 
 # The registry's own settings.
 REGISTRY_REQUIRED_SECTIONS = env_list(
@@ -219,14 +219,14 @@ CACHES = {
 REGISTRY_REPOSITORY_DIR = os.environ.get("REGISTRY_REPOSITORY_DIR", "")
 
 # Logs go to stdout: plain lines, or one JSON object a line with LOG_FORMAT=json. Each record
-# carries the id of the request it was written in (registry.logging).
+# carries the id of the request it was written in (registry.ops.logging).
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "registry.logging.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "registry.ops.logging.RequestIdFilter"}},
     "formatters": {
-        "registry": {"()": "registry.logging.JsonFormatter"}
+        "registry": {"()": "registry.ops.logging.JsonFormatter"}
         if LOG_FORMAT == "json"
         else {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
     },

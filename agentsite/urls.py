@@ -4,8 +4,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from registry.health import healthz
-from registry.metrics import metrics_view
+from registry.ops.health import healthz
+from registry.ops.metrics import metrics_view
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -26,13 +26,13 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("account/", include("registry.account_urls")),
-    path("api/", include("registry.api_urls")),
+    path("api/", include("registry.api.urls")),
     path("", include("registry.urls")),
 ]
 
 # JSON under /api/, pages elsewhere. A database that stops answering gets a 503 (JSON under
 # /api/); anything else a 500, which under /api/ carries the request id to report.
-handler400 = "registry.errors.bad_request"
-handler403 = "registry.errors.permission_denied"
-handler404 = "registry.errors.page_not_found"
-handler500 = "registry.errors.server_error"
+handler400 = "registry.views.errors.bad_request"
+handler403 = "registry.views.errors.permission_denied"
+handler404 = "registry.views.errors.page_not_found"
+handler500 = "registry.views.errors.server_error"

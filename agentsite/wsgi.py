@@ -4,7 +4,7 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-from registry.chunked import ChunkedBodies
+from registry.ops.chunked import ChunkedBodies
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentsite.settings")
 

@@ -190,8 +190,7 @@ def reset_registry() -> None:
     """Remove every agent, version, change and audit event (versions refuse the ORM's delete)."""
     from django.db import connection, transaction
 
-    from registry import search
-    from registry.models import Agent, AuditEvent, ChangeRequest, Comment, Review, Version
+    from registry.models import Agent, AuditEvent, ChangeRequest, Comment, Review, Version, search
 
     with transaction.atomic(), connection.cursor() as cursor:
         for model in (AuditEvent, Review, Comment, ChangeRequest):
@@ -204,7 +203,7 @@ def reset_registry() -> None:
 
 
 def read_files(folder: Path):
-    from registry.models import IncomingFile
+    from registry.sync.importing import IncomingFile
 
     return [
         IncomingFile(path.relative_to(folder).as_posix(), path.read_bytes())
@@ -213,7 +212,7 @@ def read_files(folder: Path):
 
 
 def timed_import(folder: Path) -> float:
-    from registry.models import import_files
+    from registry.sync.importing import import_files
 
     began = time.perf_counter()
     # As `manage.py import_agents` does: one validating process per CPU.
@@ -232,8 +231,7 @@ def timed_raw_insert(folder: Path) -> float:
     scratch tables of the same shape and indexes, with executemany, in one transaction."""
     from django.db import connection, transaction
 
-    from registry import search
-    from registry.models import Agent, Version
+    from registry.models import Agent, Version, search
 
     tables = [Agent._meta.db_table, Version._meta.db_table]
     if connection.vendor == "sqlite":
@@ -471,7 +469,8 @@ def main() -> int:
     started = time.perf_counter()
 
     database = setup_django(arguments)
-    from registry.models import Agent, export_agents
+    from registry.models import Agent
+    from registry.sync.exporting import export_agents
 
     work = Path(arguments.db).resolve().parent / (Path(arguments.db).stem + "-work")
     shutil.rmtree(work, ignore_errors=True)

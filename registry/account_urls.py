@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import account
+from registry.views import account
 
 app_name = "account"
 

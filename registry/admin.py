@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from .models import Agent, Version
+from registry.models import Agent, Version
 
 
 class VersionInline(admin.TabularInline):

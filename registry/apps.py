@@ -26,13 +26,13 @@ def ensure_roles(sender=None, using="default", **kwargs):
 
 
 def audit_sign_in(sender, request=None, user=None, **kwargs):
-    from .models import AuditEvent
+    from registry.models import AuditEvent
 
     AuditEvent.record("auth.sign_in", actor=user, request=request)
 
 
 def audit_failed_sign_in(sender, credentials=None, request=None, **kwargs):
-    from .models import AuditEvent
+    from registry.models import AuditEvent
 
     # The user name tried, never the password.
     name = str((credentials or {}).get("username", ""))[:150]
@@ -40,7 +40,7 @@ def audit_failed_sign_in(sender, credentials=None, request=None, **kwargs):
 
 
 def audit_sign_out(sender, request=None, user=None, **kwargs):
-    from .models import AuditEvent
+    from registry.models import AuditEvent
 
     if user is not None:
         AuditEvent.record("auth.sign_out", actor=user, request=request)

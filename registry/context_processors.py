@@ -2,7 +2,7 @@
 
 from functools import cache
 
-from .models import ChangeRequest
+from registry.models import ChangeRequest
 
 
 def review_queue(request):

@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import validation
-from .document import (
+from registry.agentfiles import validation
+from registry.agentfiles.document import (
     BOM,
     AgentDocument,
     DocumentError,
@@ -19,7 +19,7 @@ from .document import (
     normalize_newlines,
     split_lines,
 )
-from .validation import Problem
+from registry.agentfiles.validation import Problem
 
 STRUCTURED = "structured"
 RAW = "raw"

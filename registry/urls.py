@@ -3,30 +3,30 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import drift, graph, transfer, views
+from registry.views import agents, audit, changes, drift, editor, graph, transfer
 
 app_name = "registry"
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="registry:agent_list"), name="home"),
-    path("agents/", views.agent_list, name="agent_list"),
+    path("agents/", agents.agent_list, name="agent_list"),
     # Before agents/<key>/: "new" is the editor of a new agent, never an agent's key.
-    path("agents/new/", views.agent_new, name="agent_new"),
-    path("agents/<slug:key>/edit/", views.agent_edit, name="agent_edit"),
-    path("agents/<slug:key>/", views.agent_detail, name="agent_detail"),
-    path("agents/<slug:key>/download/", views.agent_download, name="agent_download"),
-    path("agents/<slug:key>/history/", views.agent_history, name="agent_history"),
-    path("agents/<slug:key>/compare/", views.agent_compare, name="agent_compare"),
+    path("agents/new/", editor.agent_new, name="agent_new"),
+    path("agents/<slug:key>/edit/", editor.agent_edit, name="agent_edit"),
+    path("agents/<slug:key>/", agents.agent_detail, name="agent_detail"),
+    path("agents/<slug:key>/download/", agents.agent_download, name="agent_download"),
+    path("agents/<slug:key>/history/", agents.agent_history, name="agent_history"),
+    path("agents/<slug:key>/compare/", agents.agent_compare, name="agent_compare"),
     path(
         "agents/<slug:key>/versions/<int:number>/restore/",
-        views.agent_restore,
+        agents.agent_restore,
         name="agent_restore",
     ),
-    path("agents/<slug:key>/archive/", views.agent_archive, name="agent_archive"),
-    path("changes/", views.change_queue, name="change_queue"),
-    path("changes/<int:pk>/", views.change_detail, name="change_detail"),
-    path("changes/<int:pk>/<slug:action>/", views.change_action, name="change_action"),
-    path("audit/", views.audit_log, name="audit_log"),
+    path("agents/<slug:key>/archive/", agents.agent_archive, name="agent_archive"),
+    path("changes/", changes.change_queue, name="change_queue"),
+    path("changes/<int:pk>/", changes.change_detail, name="change_detail"),
+    path("changes/<int:pk>/<slug:action>/", changes.change_action, name="change_action"),
+    path("audit/", audit.audit_log, name="audit_log"),
     path("drift/", drift.drift_page, name="drift"),
     path("drift/import/", drift.drift_import, name="drift_import"),
     path("import/", transfer.import_upload, name="import_upload"),

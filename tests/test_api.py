@@ -6,15 +6,8 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from registry.models import (
-    Agent,
-    ApiToken,
-    AuditEvent,
-    ChangeRequest,
-    IncomingFile,
-    Version,
-    import_files,
-)
+from registry.models import Agent, ApiToken, AuditEvent, ChangeRequest, Version
+from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import agent_text
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,9 @@ import re
 import pytest
 from django.test import Client
 
-from registry import openapi
-from registry.models import Agent, ApiToken, IncomingFile, import_files
+from registry.api import schema as openapi
+from registry.models import Agent, ApiToken
+from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import agent_text
 
 pytestmark = pytest.mark.django_db
@@ -134,7 +135,7 @@ def test_a_500_under_api_gets_a_new_request_id_when_none_came(api, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("registry.api._agent_of", broken)
+    monkeypatch.setattr("registry.api.views._agent_of", broken)
 
     response = api.get("/api/agents/agent-one")
 
@@ -144,7 +145,7 @@ def test_a_500_under_api_gets_a_new_request_id_when_none_came(api, monkeypatch):
 
 
 def test_an_unexpected_exception_outside_api_is_still_the_500_page(editor, monkeypatch):
-    monkeypatch.setattr("registry.views.render", lambda *args, **kwargs: 1 / 0)
+    monkeypatch.setattr("registry.views.agents.render", lambda *args, **kwargs: 1 / 0)
     client = Client(raise_request_exception=False)
     client.force_login(editor)
 
@@ -160,7 +161,7 @@ def test_a_refusal_raised_outside_the_api_views_is_json_403(api, monkeypatch):
     def refuse(request):
         raise PermissionDenied("not today")
 
-    monkeypatch.setattr("registry.api.authenticate", refuse)
+    monkeypatch.setattr("registry.api.views.authenticate", refuse)
 
     error = json_error(api.get("/api/agents"), 403)
     assert error["code"] == "forbidden"

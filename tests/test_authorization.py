@@ -6,14 +6,8 @@ from dataclasses import dataclass
 import pytest
 from django.test import Client
 
-from registry.models import (
-    Agent,
-    ChangeRequest,
-    Comment,
-    IncomingFile,
-    Review,
-    import_files,
-)
+from registry.models import Agent, ChangeRequest, Comment, Review
+from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import DEMO, DEMO_NAMES, agent_text
 
 pytestmark = pytest.mark.django_db

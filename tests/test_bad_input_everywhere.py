@@ -11,8 +11,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils.html import escape
 
-from registry.document import AgentDocument
-from registry.models import Agent, ChangeRequest, IncomingFile, import_files, text_hash
+from registry.agentfiles.document import AgentDocument
+from registry.models import Agent, ChangeRequest, text_hash
+from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import NOT_TEXT, agent_text
 from tests.test_bad_input import REJECTED, STORED_WITH_AN_ERROR
 

@@ -10,16 +10,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from registry.models import (
-    Agent,
-    AuditEvent,
-    ChangeRequest,
-    Comment,
-    IncomingFile,
-    Review,
-    import_files,
-)
-from registry.rendering import structured_diff, word_marks
+from registry.agentfiles.rendering import structured_diff, word_marks
+from registry.models import Agent, AuditEvent, ChangeRequest, Comment, Review
+from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import DEMO, DEMO_NAMES, agent_text
 
 pytestmark = pytest.mark.django_db

@@ -17,7 +17,8 @@ from django.conf import settings as django_settings
 from django.db import connection
 from django.test import Client
 
-from registry.models import ApiToken, ChangeRequest, IncomingFile, import_files
+from registry.models import ApiToken, ChangeRequest
+from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import agent_text
 
 BASE_DIR = Path(__file__).resolve().parents[1]

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from django.db import transaction
 
-from registry.files import TEMP_SUFFIX
 from registry.models import Agent, Version
+from registry.sync.files import TEMP_SUFFIX
 from tests.helpers import (
     CORPUS,
     DEMO_NAMES,

@@ -7,17 +7,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 
-from registry.document import AgentDocument
-from registry.models import (
-    Agent,
-    ChangeRequest,
-    IncomingFile,
-    SaveConflict,
-    Version,
-    WorkflowError,
-    import_files,
-    text_hash,
-)
+from registry.agentfiles.document import AgentDocument
+from registry.models import Agent, ChangeRequest, SaveConflict, Version, WorkflowError, text_hash
+from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import agent_text
 
 pytestmark = pytest.mark.django_db(transaction=True)

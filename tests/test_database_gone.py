@@ -24,8 +24,9 @@ from django.contrib.auth.models import Group, User
 from django.db import OperationalError, connection
 from django.test import Client
 
-from registry.models import Agent, AuditEvent, ChangeRequest, IncomingFile, import_files
-from registry.unavailable import MESSAGE
+from registry.models import Agent, AuditEvent, ChangeRequest
+from registry.sync.importing import IncomingFile, import_files
+from registry.views.errors import DATABASE_GONE as MESSAGE
 from tests.helpers import agent_text
 
 BASE_DIR = Path(__file__).resolve().parents[1]
@@ -136,7 +137,7 @@ def test_a_save_cut_off_halfway_stores_nothing(signed_in):
 def test_other_failures_are_still_a_500(signed_in):
     client, _, _ = signed_in
 
-    with mock.patch("registry.views.render", side_effect=RuntimeError("a bug")):
+    with mock.patch("registry.views.agents.render", side_effect=RuntimeError("a bug")):
         response = client.get("/agents/")
 
     assert response.status_code == 500

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from registry.document import (
+from registry.agentfiles.document import (
     AgentDocument,
     DocumentError,
     decode,

@@ -3,8 +3,9 @@ since the last sync, and importing a file as a change request."""
 
 import pytest
 
-from registry import drift
-from registry.models import Agent, AuditEvent, ChangeRequest, IncomingFile, import_files, text_hash
+from registry.models import Agent, AuditEvent, ChangeRequest, text_hash
+from registry.sync import drift
+from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import NOT_TEXT, agent_text, write
 
 pytestmark = pytest.mark.django_db

@@ -10,8 +10,9 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from registry import editor
-from registry.document import DEFAULT_MAX_BYTES, normalize_newlines
-from registry.models import Agent, ChangeRequest, IncomingFile, import_files
+from registry.agentfiles.document import DEFAULT_MAX_BYTES, normalize_newlines
+from registry.models import Agent, ChangeRequest
+from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import CORPUS, DEMO, DEMO_NAMES, EXAMPLE, agent_text
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,8 @@ import subprocess
 import pytest
 from django.contrib.auth.models import Group
 
-from registry.models import Agent, ChangeRequest, IncomingFile, import_files
+from registry.models import Agent, ChangeRequest
+from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import agent_text, run, tree, write
 
 pytestmark = pytest.mark.django_db

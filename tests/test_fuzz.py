@@ -5,9 +5,9 @@ from django.contrib.auth.models import Group
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from registry import validation
-from registry.document import DEFAULT_MAX_BYTES
-from registry.models import IncomingFile, import_files
+from registry.agentfiles import validation
+from registry.agentfiles.document import DEFAULT_MAX_BYTES
+from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import agent_text
 from tests.test_bad_input import STORED_WITH_AN_ERROR, alias_bomb
 from tests.test_editor import form_values

@@ -8,8 +8,9 @@ from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from registry import graph
-from registry.models import Agent, IncomingFile, import_files
+from registry.agentfiles import graph
+from registry.models import Agent
+from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import agent_text
 
 pytestmark = pytest.mark.django_db

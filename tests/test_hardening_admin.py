@@ -4,7 +4,8 @@ through change requests, which are reviewed and audited."""
 import pytest
 from django.contrib import admin
 
-from registry.models import Agent, AuditEvent, ChangeRequest, IncomingFile, import_files
+from registry.models import Agent, AuditEvent, ChangeRequest
+from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import DEMO, DEMO_NAMES
 
 pytestmark = pytest.mark.django_db

@@ -6,15 +6,8 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
-from registry.models import (
-    Agent,
-    AuditEvent,
-    ChangeRequest,
-    Comment,
-    IncomingFile,
-    WorkflowError,
-    import_files,
-)
+from registry.models import Agent, AuditEvent, ChangeRequest, Comment, WorkflowError
+from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import agent_text
 
 pytestmark = pytest.mark.django_db

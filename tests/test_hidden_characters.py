@@ -9,10 +9,16 @@ from django.urls import reverse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry import validation
-from registry.document import AgentDocument
-from registry.models import Agent, ChangeRequest, IncomingFile, import_files
-from registry.rendering import render_markdown, reveal_text, structured_diff, unified_diff
+from registry.agentfiles import validation
+from registry.agentfiles.document import AgentDocument
+from registry.agentfiles.rendering import (
+    render_markdown,
+    reveal_text,
+    structured_diff,
+    unified_diff,
+)
+from registry.models import Agent, ChangeRequest
+from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import CORPUS, agent_text
 from tests.test_bad_input import tags
 

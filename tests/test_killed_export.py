@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from registry.files import TEMP_SUFFIX
+from registry.sync.files import TEMP_SUFFIX
 from tests.helpers import MANAGE, agent_text, tree, write
 
 AGENT_COUNT = 200

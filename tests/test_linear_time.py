@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from registry.document import DEFAULT_MAX_BYTES, AgentDocument
-from registry.merge import merge
-from registry.rendering import render_markdown, structured_diff, unified_diff, word_marks
-from registry.validation import validate
+from registry.agentfiles.document import DEFAULT_MAX_BYTES, AgentDocument
+from registry.agentfiles.merge import merge
+from registry.agentfiles.rendering import render_markdown, structured_diff, unified_diff, word_marks
+from registry.agentfiles.validation import validate
 from tests.helpers import BOUNDARIES, FOCUS
 
 GROWTH = 8

@@ -7,8 +7,8 @@ import difflib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from registry.document import AgentDocument, normalize_newlines
-from registry.merge import MergeResult, merge
+from registry.agentfiles.document import AgentDocument, normalize_newlines
+from registry.agentfiles.merge import MergeResult, merge
 from tests.helpers import EXAMPLE
 
 BASE = EXAMPLE.read_text(encoding="utf-8")

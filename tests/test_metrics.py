@@ -6,8 +6,9 @@ import threading
 
 import pytest
 
-from registry import metrics
-from registry.models import Agent, ChangeRequest, IncomingFile, import_files
+from registry.models import Agent, ChangeRequest
+from registry.ops import metrics
+from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import agent_text
 from tests.test_editor import NEW_URL, form_values, post
 

@@ -12,16 +12,10 @@ from django.db import connection, transaction
 from django.db.models import ProtectedError
 from django.urls import reverse
 
-from registry.models import (
-    Agent,
-    ImmutableVersionError,
-    IncomingFile,
-    Version,
-    export_agents,
-    import_files,
-)
-from registry.models import agents as agents_module
-from registry.models.agents import PARALLEL_MIN_FILES
+from registry.models import Agent, ImmutableVersionError, Version
+from registry.sync import importing as importing_module
+from registry.sync.exporting import export_agents
+from registry.sync.importing import PARALLEL_MIN_FILES, IncomingFile, import_files
 from tests.helpers import agent_text
 
 pytestmark = pytest.mark.django_db
@@ -582,7 +576,7 @@ def test_export_records_what_it_synced_so_a_later_edit_in_the_repository_is_a_co
     assert report.conflicts == [created.path]
 
 
-_derive = agents_module._derive
+_derive = importing_module._derive
 
 
 def _die_on_agent_8(text_and_bom):
@@ -593,7 +587,7 @@ def _die_on_agent_8(text_and_bom):
 
 
 def test_a_worker_killed_mid_import_fails_the_import_and_stores_nothing(monkeypatch):
-    monkeypatch.setattr(agents_module, "_derive", _die_on_agent_8)
+    monkeypatch.setattr(importing_module, "_derive", _die_on_agent_8)
 
     with pytest.raises(BrokenProcessPool):
         import_files(_many_files(PARALLEL_MIN_FILES + 10), workers=2)

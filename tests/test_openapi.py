@@ -9,8 +9,9 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import Resolver404, resolve
 
-from registry.models import Agent, ApiToken, IncomingFile, import_files
-from registry.openapi import DOCUMENT, MESSAGE_MAX_LENGTH
+from registry.api.schema import DOCUMENT, MESSAGE_MAX_LENGTH
+from registry.models import Agent, ApiToken
+from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import agent_text
 
 pytestmark = pytest.mark.django_db

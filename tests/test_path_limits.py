@@ -11,9 +11,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils.html import escape
 
-from registry import drift
-from registry.files import UnsafePath, clean_relative_path
-from registry.models import Agent, IncomingFile, import_files, text_hash
+from registry.models import Agent, text_hash
+from registry.sync import drift
+from registry.sync.files import UnsafePath, clean_relative_path
+from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import agent_text, run, tree
 
 TEXT = agent_text()

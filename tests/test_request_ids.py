@@ -11,7 +11,7 @@ import sys
 import pytest
 from django.contrib.auth.models import Group
 
-from registry.logging import JsonFormatter, RequestIdFilter, current_request_id
+from registry.ops.logging import JsonFormatter, RequestIdFilter, current_request_id
 from tests.helpers import MANAGE
 
 pytestmark = pytest.mark.django_db

@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from agentsite.wsgi import application
-from registry import editor, openapi
-from registry.models import ApiToken, IncomingFile, import_files
+from registry import editor
+from registry.api import schema as openapi
+from registry.models import ApiToken
+from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import agent_text
 
 # Deterministic, and small enough to stay well under a minute for all operations.

@@ -7,7 +7,7 @@ from axes.models import AccessAttempt
 from django.conf import settings as django_settings
 from django.test import RequestFactory
 
-from registry.throttling import client_address
+from registry.ops.throttling import client_address
 
 pytestmark = pytest.mark.django_db
 

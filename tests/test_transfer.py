@@ -10,7 +10,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
-from registry.models import Agent, AuditEvent, IncomingFile, Version, import_files
+from registry.models import Agent, AuditEvent, Version
+from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import CORPUS, DEMO, DEMO_NAMES, NOT_TEXT, agent_text, run, tree
 
 pytestmark = pytest.mark.django_db

@@ -2,8 +2,8 @@
 
 import pytest
 
-from registry.document import AgentDocument
-from registry.validation import (
+from registry.agentfiles.document import AgentDocument
+from registry.agentfiles.validation import (
     ERROR,
     WARNING,
     Problem,

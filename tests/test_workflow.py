@@ -8,14 +8,13 @@ from registry.models import (
     AuditEvent,
     AuditLogIsAppendOnly,
     ChangeRequest,
-    IncomingFile,
     Review,
     SaveConflict,
     Version,
     WorkflowError,
-    import_files,
     text_hash,
 )
+from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import agent_text
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ PostgreSQL; both filled from the agents that exist."""
 import django.contrib.postgres.search
 from django.db import migrations
 
-from registry import search
+from registry.models import search
 
 
 def create_search_index(apps, schema_editor):

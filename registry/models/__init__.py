@@ -1,26 +1,21 @@
 """The registry's models: agents, versions, change requests, reviews, the audit log, API tokens."""
 
-from .agents import (
+from registry.models.agents import (
     LISTED_FIELDS,
     Agent,
     AgentQuerySet,
-    ExportReport,
     ImmutableVersionError,
-    ImportReport,
-    IncomingFile,
     Version,
     db_text,
-    export_agents,
-    import_files,
     json_safe,
     max_file_bytes,
     parse_text,
     required_sections,
     text_hash,
 )
-from .audit import AuditEvent, AuditLogIsAppendOnly
-from .changes import ChangeRequest, Comment, Review, SaveConflict, WorkflowError
-from .tokens import ApiToken
+from registry.models.audit import AuditEvent, AuditLogIsAppendOnly
+from registry.models.changes import ChangeRequest, Comment, Review, SaveConflict, WorkflowError
+from registry.models.tokens import ApiToken
 
 __all__ = [
     "Agent",
@@ -30,18 +25,13 @@ __all__ = [
     "AuditLogIsAppendOnly",
     "ChangeRequest",
     "Comment",
-    "ExportReport",
     "ImmutableVersionError",
-    "ImportReport",
-    "IncomingFile",
     "LISTED_FIELDS",
     "Review",
     "SaveConflict",
     "Version",
     "WorkflowError",
     "db_text",
-    "export_agents",
-    "import_files",
     "json_safe",
     "max_file_bytes",
     "parse_text",

@@ -5,34 +5,25 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import multiprocessing
 from collections import Counter
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchVectorField
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, connections, models, transaction
+from django.db import connections, models, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
 
-from .. import search, validation
-from ..document import AgentDocument, DocumentError
-from ..files import (
-    UnsafePath,
+from registry.agentfiles import validation
+from registry.agentfiles.document import AgentDocument, DocumentError
+from registry.models import search
+from registry.ops.metrics import timed_validation
+from registry.sync.files import (
     clean_relative_path,
-    read_existing,
-    readable_path,
-    remove_leftover_temporaries,
-    target_path,
-    write_atomic,
 )
 
 logger = logging.getLogger(__name__)
@@ -141,10 +132,15 @@ class AgentQuerySet(StampedQuerySet):
         if status == "warnings":
             return self.filter(warning_count__gt=0)
         if status == "open":
-            from .changes import ChangeRequest
-
-            return self.filter(Exists(ChangeRequest.objects.active().filter(agent=OuterRef("pk"))))
+            return self.filter(Exists(self._open_changes()))
         return self
+
+    def _change_model(self):
+        """ChangeRequest, through the relation its rows have to agents (it imports this module)."""
+        return self.model._meta.get_field("changes").related_model
+
+    def _open_changes(self):
+        return self._change_model().objects.active().filter(agent=OuterRef("pk"))
 
     def listed(self, *, q: str = "", category: str = "", status: str = "", archived: bool = False):
         """The agents the list shows for its filters (the list page and the API): active ones
@@ -158,14 +154,10 @@ class AgentQuerySet(StampedQuerySet):
 
     def for_list(self):
         """What a row of the agent list shows, in one query: no text of any version."""
-        from .changes import ChangeRequest
-
         return (
             self.select_related("live_version__author")
             .only(*LISTED_FIELDS, "live_version__created_at", "live_version__author__username")
-            .annotate(
-                has_open_change=Exists(ChangeRequest.objects.active().filter(agent=OuterRef("pk")))
-            )
+            .annotate(has_open_change=Exists(self._open_changes()))
         )
 
     def categories(self) -> list[str]:
@@ -183,13 +175,11 @@ class AgentQuerySet(StampedQuerySet):
         agent and a change request last changed. On PostgreSQL also the snapshot, which moves
         with every commit: transactions stamp updated_at before they commit, and two can commit
         in the other order. One query, on indexes."""
-        from .changes import ChangeRequest
-
         connection = connections[self.db]
         latest = [
             f"(SELECT MAX({model._meta.get_field('updated_at').column}) "
             f"FROM {connection.ops.quote_name(model._meta.db_table)})"
-            for model in (Agent, ChangeRequest)
+            for model in (Agent, self._change_model())
         ]
         if connection.vendor == "postgresql":
             latest.append("pg_current_snapshot()::text")
@@ -254,7 +244,6 @@ class AgentQuerySet(StampedQuerySet):
         """A text's problems as the editor shows them: its own, and those against the registry
         (names it delegates to, a name other agents have). exclude: the agent the text is for;
         caller: the label its validation time is measured under."""
-        from ..metrics import timed_validation
 
         name = validation.agent_name(document) or ""
         wanted = [delegation.name for delegation in validation.delegations(document)]
@@ -611,154 +600,6 @@ class Version(models.Model):
         return self.text.encode("utf-8")
 
 
-# --- Import -------------------------------------------------------------------------------
-
-
-@dataclass
-class ImportReport:
-    created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    conflicts: list[str] = field(default_factory=list)
-    rejected: list[tuple[str, str]] = field(default_factory=list)
-    with_errors: list[str] = field(default_factory=list)
-    stored: bool = False
-
-    def summary(self) -> str:
-        return (
-            f"{len(self.created)} created, {len(self.updated)} updated, "
-            f"{len(self.unchanged)} unchanged, {len(self.conflicts)} conflicts, "
-            f"{len(self.rejected)} rejected, {len(self.with_errors)} with errors"
-        )
-
-    def audit_details(self) -> dict:
-        """What the import's audit event records of it."""
-        return {
-            "created": len(self.created),
-            "updated": len(self.updated),
-            "unchanged": len(self.unchanged),
-            "conflicts": self.conflicts,
-            "rejected": [path for path, _ in self.rejected],
-            "stored": self.stored,
-        }
-
-
-@dataclass(frozen=True)
-class IncomingFile:
-    """A file offered for import: its repository path and bytes, or why it was refused."""
-
-    path: str
-    data: bytes = b""
-    refused: str = ""
-
-
-def import_files(
-    files: list[IncomingFile],
-    author=None,
-    *,
-    dry_run: bool = False,
-    skip_rejected: bool = False,
-    message: str = "Imported",
-    progress=None,
-    workers: int = 1,
-) -> ImportReport:
-    """Store files byte for byte with their problems, all or nothing.
-
-    A rejected file (not UTF-8, NUL, too large, symlink, unsafe path) stores nothing at all
-    unless skip_rejected. Unchanged text makes no new version. A file changed both here and in
-    the repository since the last sync is a conflict and is not overwritten. workers > 1
-    validates the files in that many forked processes while this one writes: for a command
-    line, never for a web request (forking a threaded server process is not safe)."""
-    report = ImportReport()
-    accepted: list[tuple[str, str, AgentDocument]] = []
-    accepted_paths: set[str] = set()
-    for incoming in files:
-        reason = incoming.refused
-        if not reason:
-            try:
-                path = clean_relative_path(incoming.path)
-                document = AgentDocument.parse(incoming.data, max_bytes=max_file_bytes())
-            except UnsafePath as error:
-                reason = str(error)
-            except DocumentError as error:
-                reason = f"line {error.line}: {error.message}"
-            else:
-                if path in accepted_paths:
-                    reason = f"the path {path} is given more than once"
-        if reason:
-            report.rejected.append((readable_path(incoming.path), reason))
-        else:
-            accepted.append((path, document.to_bytes().decode("utf-8"), document))
-            accepted_paths.add(path)
-    if report.rejected and not skip_rejected:
-        return report
-
-    with transaction.atomic():
-        existing = {
-            agent.path: agent
-            for agent in Agent.objects.select_for_update(of=("self",))
-            .select_related("live_version")
-            .defer("live_version__text")
-            .filter(path__in=accepted_paths)
-            .order_by("pk")
-        }
-        to_store: list[tuple[str, str, AgentDocument, Agent | None]] = []
-        synced: list[Agent] = []
-        for path, text, document in accepted:
-            agent = existing.get(path)
-            digest = text_hash(text)
-            live = agent.live_version if agent is not None else None
-            if live is not None and digest in (live.sha256, agent.synced_hash):
-                # Unchanged, or as last synced: the registry's newer version stays, to be exported.
-                report.unchanged.append(path)
-                if agent.synced_hash != digest:
-                    agent.synced_hash = digest
-                    synced.append(agent)
-            elif live is not None and agent.synced_hash and live.sha256 != agent.synced_hash:
-                report.conflicts.append(path)
-            else:
-                (report.created if agent is None else report.updated).append(path)
-                to_store.append((path, text, document, agent))
-                continue  # its progress steps as it is stored
-            if progress is not None:
-                progress.step()
-        if not dry_run:
-            update_rows(synced, ["synced_hash"])
-            with _deriving([document for _, _, document, _ in to_store], workers) as derived:
-                for start in range(0, len(to_store), IMPORT_BATCH):
-                    batch = to_store[start : start + IMPORT_BATCH]
-                    fields = [next(derived) for _ in batch]
-                    _store_imported(batch, fields, author, message, progress)
-            Agent.objects.refresh_problems()
-            report.stored = True
-        elif progress is not None:
-            progress.step(len(to_store))
-    if report.stored and len(to_store) >= PARALLEL_MIN_FILES:
-        # Fresh statistics after a large import, so the planner reads the list's indexes
-        # (SQLite has none until ANALYZE runs; PostgreSQL's autovacuum would come later).
-        try:
-            with connections[Agent.objects.db].cursor() as cursor:
-                cursor.execute(f"ANALYZE {Agent._meta.db_table}")
-        except DatabaseError as error:  # the import is stored; only the statistics are old
-            logger.warning("ANALYZE after the import failed: %s", error)
-    if dry_run:
-        report.with_errors = [
-            path
-            for path, _, document in accepted
-            if _derive((document.text, document.bom))[0]["error_count"]
-        ]
-    else:
-        report.with_errors = list(
-            Agent.objects.filter(path__in=accepted_paths, error_count__gt=0).values_list(
-                "path", flat=True
-            )
-        )
-    return report
-
-
-IMPORT_BATCH = 500
-
-
 def update_rows(objects: list[models.Model], fields: list[str]) -> None:
     """Save fields of many rows of one model: bulk_update's effect with one executemany of a
     plain UPDATE, where bulk_update builds a CASE per field and row, slow for thousands."""
@@ -781,172 +622,3 @@ def update_rows(objects: list[models.Model], fields: list[str]) -> None:
                 for row in objects
             ],
         )
-
-
-# Below this many files, starting processes costs more than it saves.
-PARALLEL_MIN_FILES = 200
-
-
-@contextmanager
-def _deriving(documents: list[AgentDocument], workers: int):
-    """An iterator of (version fields without the text, agent fields) for documents, in order:
-    computed here, or by `workers` forked processes (a document takes about a millisecond).
-    A worker that dies (killed, out of memory) raises BrokenProcessPool here: the import's
-    transaction is rolled back rather than left waiting."""
-    items = [(d.text, d.bom) for d in documents]
-    if workers <= 1 or len(items) < PARALLEL_MIN_FILES:
-        yield map(_derive, items)
-        return
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        yield pool.map(_derive, items, chunksize=50)
-
-
-def _derive(text_and_bom: tuple[str, bool]) -> tuple[dict, dict]:
-    # A document of its own, dropped once read: the caller's keeps no parse of its body.
-    document = AgentDocument(*text_and_bom)
-    version_fields = derived_fields(document)
-    del version_fields["text"]  # the caller has it
-    return version_fields, cached_fields(document)
-
-
-def _created(objects: list[models.Model]) -> list[models.Model]:
-    """Insert new rows of one model and return them with their ids: in bulk where the database
-    returns the ids of a bulk insert (PostgreSQL, SQLite 3.35+), else one by one."""
-    if not objects:
-        return []
-    manager = type(objects[0]).objects
-    if connections[manager.db].features.can_return_rows_from_bulk_insert:
-        return manager.bulk_create(objects)
-    for row in objects:
-        row.save(force_insert=True)
-    return objects
-
-
-def _store_imported(batch, fields, author, message: str, progress) -> None:
-    """Store (path, text, document, agent or None) as each agent's next version, in bulk: the
-    new agents, then the versions, then the agents' cached fields and the search index.
-    fields: (version fields, agent fields) of each document."""
-    new = [
-        (path, agent_fields)
-        for (path, _, _, agent), (_, agent_fields) in zip(batch, fields, strict=True)
-        if agent is None
-    ]
-    keys = Agent.objects.unique_keys([(agent_fields["name"], path) for path, agent_fields in new])
-    created = iter(
-        _created([Agent(path=path, key=key) for (path, _), key in zip(new, keys, strict=True)])
-    )
-    agents = [agent or next(created) for _, _, _, agent in batch]
-    latest = dict(
-        Version.objects.filter(agent__in=[agent for _, _, _, agent in batch if agent])
-        .values("agent")
-        .annotate(latest=models.Max("number"))
-        .values_list("agent", "latest")
-    )
-    versions = []
-    for agent, (_, text, _, _), (version_fields, _) in zip(agents, batch, fields, strict=True):
-        number = latest.get(agent.pk, 0) + 1
-        versions.append(
-            Version(
-                agent=agent,
-                number=number,
-                text=text,
-                author=author,
-                message=message,
-                parent=agent.live_version,
-                **version_fields,
-            )
-        )
-    versions = _created(versions)
-    now = timezone.now()
-    for agent, version, (_, agent_fields) in zip(agents, versions, fields, strict=True):
-        agent.live_version = version
-        for name, value in agent_fields.items():
-            setattr(agent, name, value)
-        agent.synced_hash = version.sha256
-        agent.updated_at = now
-    if progress is not None:
-        progress.step(len(batch))
-    update_rows(
-        agents, ["live_version", "name", "description", "category", "synced_hash", "updated_at"]
-    )
-    search.write_index(
-        connections[Agent.objects.db],
-        [
-            (agent.pk, agent.name, agent.description, document.body)
-            for agent, (_, _, document, _) in zip(agents, batch, strict=True)
-        ],
-    )
-
-
-# --- Export -------------------------------------------------------------------------------
-
-
-@dataclass
-class ExportReport:
-    written: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    refused: list[tuple[str, str]] = field(default_factory=list)
-    leftovers: int = 0
-
-    def summary(self, check: bool = False) -> str:
-        written, removed = ("differ", "to remove") if check else ("written", "removed")
-        return (
-            f"{len(self.written)} {written}, {len(self.unchanged)} unchanged, "
-            f"{len(self.removed)} {removed}, {len(self.refused)} refused"
-            + (f", {self.leftovers} leftover temporary files removed" if self.leftovers else "")
-        )
-
-
-def export_agents(root: Path, *, check: bool = False, prune: bool = False, progress=None):
-    """Write each live agent to its path under root where the bytes differ (atomically).
-
-    With check, write nothing: `written` and `removed` then list what differs."""
-    report = ExportReport()
-    if not check:
-        report.leftovers = remove_leftover_temporaries(root)
-    exported = Agent.objects.filter(live_version__isnull=False).order_by("path")
-    # Every path is checked before anything is written: one that cannot be written (unsafe,
-    # too long) is refused, and never stops the export half-way.
-    targets = {}
-    for path in exported.values_list("path", flat=True).iterator(chunk_size=1000):
-        try:
-            targets[path] = target_path(root, path)
-        except UnsafePath as error:
-            report.refused.append((path, str(error)))
-    rows = exported.values_list(
-        "pk", "path", "archived", "synced_hash", "live_version__sha256", "live_version__text"
-    )
-    synced = []
-    for pk, path, archived, synced_hash, digest, text in rows.iterator(chunk_size=1000):
-        if progress is not None:
-            progress.step()
-        target = targets.get(path)
-        if target is None:
-            continue
-        if archived:
-            try:
-                if prune and (target.is_file() or target.is_symlink()):
-                    if not check:
-                        target.unlink()
-                    report.removed.append(path)
-            except OSError as error:
-                report.refused.append((path, error.strerror or str(error)))
-            continue
-        data = text.encode("utf-8")
-        try:
-            if read_existing(target) == data:
-                report.unchanged.append(path)
-            else:
-                report.written.append(path)
-                if not check:
-                    write_atomic(target, data)
-        except OSError as error:
-            report.refused.append((path, error.strerror or str(error)))
-            continue
-        if synced_hash != digest:
-            synced.append(Agent(pk=pk, synced_hash=digest))
-    if not check:
-        update_rows(synced, ["synced_hash"])
-    return report

@@ -22,7 +22,7 @@ def client_address(request) -> str | None:
     """The client's address, the proxy's X-Forwarded-For entry when behind one."""
     if request is None:
         return None
-    from ..throttling import client_address as address_of
+    from registry.ops.throttling import client_address as address_of
 
     return address_of(request)
 

@@ -7,11 +7,11 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 
-from .. import validation
-from .agents import (
+from registry.agentfiles import validation
+from registry.models.agents import (
     Agent,
     StampedQuerySet,
     Version,
@@ -19,7 +19,8 @@ from .agents import (
     required_sections,
     text_hash,
 )
-from .audit import AuditEvent
+from registry.models.audit import AuditEvent
+from registry.ops import metrics
 
 
 class SaveConflict(Exception):
@@ -421,7 +422,7 @@ class ChangeRequest(models.Model):
         if self.kind == self.Kind.ARCHIVE:
             result_text, conflicts = live, []
         else:
-            from ..merge import merge
+            from registry.agentfiles.merge import merge
 
             result = merge(base, self.text, live)
             result_text, conflicts = result.text, result.conflicts
@@ -590,3 +591,26 @@ class Comment(models.Model):
 
     def __str__(self) -> str:
         return f"Comment on {self.change}"
+
+
+def _change_requests_by_status() -> dict[tuple[str], int]:
+    """Every status, counted by one GROUP BY query (statuses with none are 0)."""
+    counts = dict.fromkeys(ChangeRequest.Status.values, 0)
+    rows = (
+        ChangeRequest.objects.order_by()
+        .values_list("status")
+        .annotate(total=Count("pk"))
+        .values_list("status", "total")
+    )
+    counts.update(dict(rows))
+    return {(status,): total for status, total in counts.items()}
+
+
+change_requests_metric = metrics.register(
+    metrics.Gauge(
+        "registry_change_requests",
+        "Change requests by status, counted when scraped.",
+        ("status",),
+        collect=_change_requests_by_status,
+    )
+)

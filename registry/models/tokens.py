@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
-from .audit import AuditEvent
+from registry.models.audit import AuditEvent
 
 TOKEN_PREFIX = "ar_"
 PREFIX_LENGTH = 8  # of the token, shown in lists so that people can tell their tokens apart

@@ -3,7 +3,7 @@
 from django import template
 from django.utils.safestring import mark_safe
 
-from registry.rendering import reveal_html
+from registry.agentfiles.rendering import reveal_html
 
 register = template.Library()
 

@@ -5,7 +5,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from registry.models import ChangeRequest, IncomingFile, import_files
+from registry.models import ChangeRequest
+from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import DEMO, DEMO_NAMES, agent_text
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

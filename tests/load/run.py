@@ -103,7 +103,8 @@ def prepare(agent_count: int) -> tuple[str, str, list[str]]:
     from django.core.management import call_command
     from django.db import connections
 
-    from registry.models import Agent, IncomingFile, import_files
+    from registry.models import Agent
+    from registry.sync.importing import IncomingFile, import_files
 
     call_command("migrate", "--noinput", verbosity=0)
     report = import_files(

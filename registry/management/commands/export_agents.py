@@ -5,9 +5,10 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from registry import gitexport
-from registry.files import Progress
-from registry.models import Agent, AuditEvent, export_agents
+from registry.models import Agent, AuditEvent
+from registry.sync import git as gitexport
+from registry.sync.exporting import export_agents
+from registry.sync.files import Progress
 
 
 class Command(BaseCommand):

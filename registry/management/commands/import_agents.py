@@ -6,8 +6,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from registry.files import Progress, find_markdown, read_limited
-from registry.models import AuditEvent, IncomingFile, import_files
+from registry.models import AuditEvent
+from registry.sync.files import Progress, find_markdown, read_limited
+from registry.sync.importing import IncomingFile, import_files
 
 
 class Command(BaseCommand):

@@ -6,9 +6,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from registry import validation
-from registry.document import AgentDocument, DocumentError
-from registry.files import find_markdown, read_limited
+from registry.agentfiles import validation
+from registry.agentfiles.document import AgentDocument, DocumentError
+from registry.sync.files import find_markdown, read_limited
 
 
 class Command(BaseCommand):

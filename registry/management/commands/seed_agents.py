@@ -6,9 +6,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
 from bench.generate import CATEGORIES, ROLES, TOPICS
-from registry import search, validation
-from registry.document import AgentDocument
-from registry.models import Agent, Version, json_safe, required_sections, text_hash
+from registry.agentfiles import validation
+from registry.agentfiles.document import AgentDocument
+from registry.models import Agent, Version, json_safe, required_sections, search, text_hash
 
 
 def generated_text(name: str, rng: random.Random, names: list[str]) -> str:

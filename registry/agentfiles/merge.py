@@ -8,7 +8,13 @@ from functools import cached_property
 from itertools import pairwise
 from typing import Literal
 
-from registry.document import BOM, AgentDocument, line_ending, normalize_newlines, split_lines
+from registry.agentfiles.document import (
+    BOM,
+    AgentDocument,
+    line_ending,
+    normalize_newlines,
+    split_lines,
+)
 
 Side = Literal["ours", "theirs"]
 

@@ -21,9 +21,12 @@ from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt
 
-from . import editor, openapi, validation
-from .document import AgentDocument, DocumentError
-from .models import (
+from registry import editor
+from registry.agentfiles import validation
+from registry.agentfiles.document import AgentDocument, DocumentError
+from registry.api import schema as openapi
+from registry.forms import AGENT_ORDERINGS, AgentListFilters
+from registry.models import (
     LISTED_FIELDS,
     Agent,
     ApiToken,
@@ -32,7 +35,6 @@ from .models import (
     WorkflowError,
     parse_text,
 )
-from .views import AGENT_ORDERINGS, AgentListFilters
 
 PAGE_SIZE = 50
 PAGE_DIGITS = 18  # a page number longer than this is past the last page of any registry

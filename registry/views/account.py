@@ -1,27 +1,13 @@
 """The signed-in user's own pages: personal API tokens."""
 
-from django import forms
 from django.contrib import messages
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 
-from . import editor
-from .models import ApiToken
-
-
-class TokenForm(forms.Form):
-    name = forms.CharField(
-        max_length=ApiToken._meta.get_field("name").max_length,
-        help_text="What the token is for, such as “CI lint” or “my laptop”.",
-    )
-
-    def clean_name(self) -> str:
-        name = " ".join(self.cleaned_data["name"].split())
-        if problem := editor.character_error(name):
-            raise forms.ValidationError(problem, code="bad-character")
-        return name
+from registry.forms import TokenForm
+from registry.models import ApiToken
 
 
 @require_http_methods(["GET", "POST"])

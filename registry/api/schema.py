@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 description of the JSON API (served at /api/openapi.json; tests hold it true)."""
 
-from .models import ChangeRequest
-from .validation import NAME_MAX_LENGTH
+from registry.agentfiles.validation import NAME_MAX_LENGTH
+from registry.models import ChangeRequest
 
 MESSAGE_MAX_LENGTH = ChangeRequest._meta.get_field("message").max_length
 

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from . import api
+from registry.api import views as api
 
 app_name = "api"
 

@@ -8,15 +8,19 @@ import sys
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
-from django.http import HttpRequest
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.template import loader
 from django.views import defaults
 from django.views.decorators.csrf import requires_csrf_token
 
-from . import unavailable, views
-from .api import error_response, not_found
-from .logging import current_request_id
+from registry.api.views import error_response, not_found
+from registry.ops.logging import current_request_id
 
 API_PREFIX = "/api/"
+DATABASE_GONE = "The database is not answering; try again in a moment."
+RETRY_AFTER_SECONDS = 5
 
 
 def is_api(request: HttpRequest) -> bool:
@@ -31,7 +35,7 @@ def _refusal(exception: Exception | None, fallback: str) -> str:
 @requires_csrf_token
 def bad_request(request: HttpRequest, exception: Exception):
     if not is_api(request):
-        return views.bad_request(request, exception)
+        return _page_bad_request(request, exception)
     if isinstance(exception, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return error_response(413, "too-large", f"The body is over {limit:,} bytes.", limit=limit)
@@ -63,10 +67,12 @@ def page_not_found(request: HttpRequest, exception: Exception):
 
 @requires_csrf_token
 def server_error(request: HttpRequest):
-    """A 500 with the request id to report, or the 503 of a database that stopped answering
-    (registry.unavailable). Django calls it inside its except block: the exception is at hand."""
-    if not is_api(request) or unavailable.database_gone(sys.exc_info()[1]):
-        return unavailable.server_error(request)
+    """A 500 with the request id to report, or the 503 of a database that stopped answering.
+    Django calls it inside its except block, so the exception is at hand."""
+    if database_gone(sys.exc_info()[1]):
+        return _database_gone(request)
+    if not is_api(request):
+        return defaults.server_error(request)
     request_id = getattr(request, "request_id", None) or current_request_id()
     return error_response(
         500,
@@ -75,3 +81,40 @@ def server_error(request: HttpRequest):
         f"report it with the request id {request_id}.",
         request_id=request_id,
     )
+
+
+def database_gone(error: BaseException | None) -> bool:
+    return isinstance(error, OperationalError | InterfaceError)
+
+
+def _database_gone(request: HttpRequest) -> HttpResponse:
+    """A 503, not a 500, when the database stops answering in the middle of a request. The page
+    is rendered without the request: context processors would ask the database."""
+    if is_api(request):
+        response = JsonResponse(
+            {"error": {"code": "database-unavailable", "message": DATABASE_GONE}}, status=503
+        )
+    else:
+        response = HttpResponse(
+            loader.get_template("503.html").render({"message": DATABASE_GONE}), status=503
+        )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _page_bad_request(request: HttpRequest, exception: Exception):
+    """400s as Django makes them, except a body over DATA_UPLOAD_MAX_MEMORY_SIZE: that gets a
+    413 saying what the limits are (in the editor, as a message above the fields)."""
+    if not isinstance(exception, RequestDataTooBig):
+        return defaults.bad_request(request, exception)
+    context = {
+        "body_limit": f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,}",
+        "file_limit": f"{settings.REGISTRY_MAX_FILE_BYTES:,}",
+    }
+    if getattr(request, "htmx", False):
+        # htmx swaps only 2xx answers: keep the page, show the message where problems go.
+        response = render(request, "registry/request_too_large.html#alert", context)
+        response["HX-Reswap"] = "none"
+        return response
+    return render(request, "registry/request_too_large.html", context, status=413)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.db.models import F
 
-from .models import Agent, ChangeRequest, Review
+from registry.models import Agent, ChangeRequest, Review
 
 DEFAULT_NAME = "Agent Registry"
 DEFAULT_EMAIL = "registry@localhost"

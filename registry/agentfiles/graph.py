@@ -1,4 +1,4 @@
-"""The delegation graph: who delegates to whom, laid out in layers, drawn as SVG by the server."""
+"""The delegation graph laid out: cycles, layers, positions and edge paths; pure Python."""
 
 from __future__ import annotations
 
@@ -6,27 +6,51 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from django.http import HttpRequest
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
-
-from .models import Agent
-
 NODE_HEIGHT = 30
+
+
 ROW_GAP = 14
+
+
 COLUMN_GAP = 110
+
+
 CHAR_WIDTH = 7.6  # of the graph's 13px font, roughly: a box fits its label
+
+
 NODE_PADDING = 14
+
+
 MIN_NODE_WIDTH = 90
+
+
 MAX_LABEL = 34  # characters shown in a box; the whole name is in its <title>
+
+
 MARGIN = 24
+
+
 SWEEPS = 4  # barycenter passes ordering nodes within their layers
+
+
 ISOLATED_GAP = 48  # above the grid of agents without delegations
+
+
 BACK_PORT = 0.75  # edges closing a cycle leave and enter boxes below their middle
+
+
 UNKNOWN_PREFIX = "?"  # node ids of names no agent has; keys are slugs, so never clash
+
+
 DUMMY_PREFIX = "~"  # slots of edges passing through a layer: never an agent's key either
+
+
 DUMMY_SLOT = 16  # the height a passing edge takes in a layer
+
+
 GRID_GAP = 24  # between the boxes of agents without delegations
+
+
 SELF_LOOP = 40  # how far a self-delegation's loop reaches right of its box
 
 
@@ -122,9 +146,6 @@ class Graph:
             for node in sorted(self.nodes, key=lambda item: item.label)
             if node.id in targets
         ]
-
-
-# --- Cycles and layers (pure) ---------------------------------------------------------------
 
 
 def strongly_connected(nodes: Iterable[str], successors: dict[str, list[str]]) -> dict[str, int]:
@@ -265,9 +286,6 @@ def order_layers(
     return layers
 
 
-# --- Layout ---------------------------------------------------------------------------------
-
-
 def node_width(label: str) -> int:
     return max(MIN_NODE_WIDTH, round(min(len(label), MAX_LABEL) * CHAR_WIDTH) + 2 * NODE_PADDING)
 
@@ -406,9 +424,6 @@ def edge_path(
     return path
 
 
-# --- From the registry ----------------------------------------------------------------------
-
-
 def nearest(path: str, candidates: list[Node]) -> Node:
     """The candidate whose file is nearest path's in the folder tree (the same folder first);
     of equals, the first by path."""
@@ -424,66 +439,3 @@ def nearest(path: str, candidates: list[Node]) -> Node:
         return len(folders) + len(theirs) - 2 * shared
 
     return min(candidates, key=lambda node: (distance(node), node.path))
-
-
-def delegation_graph(category: str = "", show_all: bool = False) -> Graph:
-    """The graph of active agents with a live version, from their versions' cached delegations
-    in one query (no text is read). With a category: its agents, and the agents they delegate
-    to or are delegated to by (marked as outside it). Without show_all, only agents with a
-    delegation in or out."""
-    rows = sorted(
-        Agent.objects.active()
-        .filter(live_version__isnull=False)
-        .values_list("name", "path", "key", "category", "live_version__delegations")
-    )
-    # A name several agents have (an error the registry reports on them) leads to the one
-    # nearest the delegating agent's file: the files of one repository name their siblings.
-    keys_of_name: dict[str, list[str]] = {}
-    for name, _, key, _, _ in rows:
-        if name:
-            keys_of_name.setdefault(name, []).append(key)
-    agents = {
-        key: Node(
-            id=key,
-            label=name or path,
-            key=key,
-            path=path,
-            category=agent_category,
-            namesakes=len(keys_of_name.get(name, ())) - 1,
-        )
-        for name, path, key, agent_category, _ in rows
-    }
-    in_scope = {key for key, node in agents.items() if not category or node.category == category}
-
-    nodes: dict[str, Node] = {}
-    edges: list[Edge] = []
-    for _, _, key, _, delegated in rows:
-        for name in dict.fromkeys(item[0] for item in delegated or []):
-            namesakes = keys_of_name.get(name)
-            if namesakes:
-                target = nearest(agents[key].path, [agents[other] for other in namesakes]).id
-            else:
-                target = UNKNOWN_PREFIX + name
-            if key not in in_scope and target not in in_scope:
-                continue
-            if target not in nodes:
-                nodes[target] = agents.get(target) or Node(target, name, kind="unknown")
-            nodes.setdefault(key, agents[key])
-            edges.append(Edge(key, target))
-    for node in nodes.values():
-        if node.kind == "agent" and node.id not in in_scope:
-            node.kind = "other"
-    isolated = [agents[key] for key in sorted(in_scope) if key not in nodes]
-    graph = layout(list(nodes.values()), edges, isolated if show_all else [])
-    graph.categories = sorted({node.category for node in agents.values() if node.category})
-    graph.hidden = 0 if show_all else len(isolated)
-    return graph
-
-
-@require_GET
-def graph_page(request: HttpRequest):
-    category = request.GET.get("category", "").strip()
-    show_all = request.GET.get("all", "") in {"on", "1", "true"}
-    graph = delegation_graph(category=category, show_all=show_all)
-    context = {"graph": graph, "category": category, "show_all": show_all}
-    return render(request, "registry/graph.html", context)

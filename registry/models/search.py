@@ -6,7 +6,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from .document import AgentDocument
+from registry.agentfiles.document import AgentDocument
 
 # Rows of the SQLite FTS5 table are keyed by agent id (its rowid).
 FTS_TABLE = "registry_agent_search"

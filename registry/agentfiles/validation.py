@@ -9,7 +9,7 @@ import unicodedata
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 
-from .document import (
+from registry.agentfiles.document import (
     DEFAULT_MAX_BYTES,
     AgentDocument,
     DocumentError,

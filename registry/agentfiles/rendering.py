@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import nh3
 from markdown_it import MarkdownIt
 
-from .document import AgentDocument, split_lines, strip_ending
-from .validation import describe_hidden, hidden_runs
+from registry.agentfiles.document import AgentDocument, split_lines, strip_ending
+from registry.agentfiles.validation import describe_hidden, hidden_runs
 
 # Raw HTML in agent text is shown as text, never passed through; nh3 then removes anything
 # unsafe the Markdown itself could produce (javascript: links, data: URLs).

@@ -1,0 +1,125 @@
+"""Every form of the registry's pages: the agent list's filters, the import upload, API tokens.
+
+The editor's form is registry/editor.py."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import F
+
+from registry import editor
+from registry.models import ApiToken
+from registry.sync.files import PathTooLong, UnsafePath, check_length, clean_relative_path
+from registry.sync.uploads import UploadError, read_uploads
+
+AGENT_ORDERINGS = {
+    "name": ("name", "path"),
+    "changed": (F("live_version__created_at").desc(nulls_last=True), "name", "path"),
+}
+
+
+class AgentListFilters(forms.Form):
+    """The agent list's search, filters and sort, from the query string."""
+
+    STATUSES = [
+        ("", "Any status"),
+        ("valid", "Valid"),
+        ("errors", "With errors"),
+        ("warnings", "With warnings"),
+        ("open", "With an open change"),
+    ]
+    SORTS = [("name", "Name"), ("changed", "Last change")]
+
+    q = forms.CharField(required=False)
+    category = forms.CharField(required=False)
+    status = forms.ChoiceField(choices=STATUSES, required=False)
+    sort = forms.ChoiceField(choices=SORTS, required=False)
+    archived = forms.BooleanField(required=False)
+
+    def chosen(self) -> dict:
+        """The valid values, with defaults for missing or invalid ones."""
+        self.is_valid()
+        data = self.cleaned_data
+        return {
+            "q": (data.get("q") or "").strip(),
+            "category": data.get("category") or "",
+            "status": data.get("status") or "",
+            "sort": data.get("sort") or "name",
+            "archived": bool(data.get("archived")),
+        }
+
+
+class MultipleFileInput(forms.FileInput):
+    allow_multiple_selected = True
+
+
+class UploadedFilesField(forms.Field):
+    """Any number of uploaded files, as a list; what they hold is checked by read_uploads."""
+
+    widget = MultipleFileInput
+
+    def to_python(self, data):
+        if not data:
+            return []
+        return [item for item in (data if isinstance(data, list | tuple) else [data]) if item]
+
+
+class ImportUploadForm(forms.Form):
+    files = UploadedFilesField(
+        label="Agent files",
+        error_messages={"required": "Choose one or more .md files, or one .zip."},
+        widget=MultipleFileInput(attrs={"accept": ".md,.zip,text/markdown,application/zip"}),
+    )
+    folder = forms.CharField(
+        label="Folder in the repository",
+        required=False,
+        max_length=500,
+        help_text="Optional: the uploaded paths are put under this folder, e.g. .claude/agents.",
+    )
+    dry_run = forms.BooleanField(
+        label="Dry run: report what would happen, store nothing", required=False
+    )
+    skip_rejected = forms.BooleanField(
+        label="Skip rejected files: store the others anyway", required=False
+    )
+
+    def clean_folder(self) -> str:
+        folder = self.cleaned_data["folder"].strip().rstrip("/")
+        if not folder:
+            return ""
+        try:
+            check_length(folder)
+        except PathTooLong as error:
+            raise ValidationError(
+                f"The folder is too long: {error}.", code="folder-too-long"
+            ) from None
+        try:
+            clean_relative_path(f"{folder}/agent.md")
+        except UnsafePath:
+            raise ValidationError(
+                "Give a folder inside the repository, relative to it: no leading /, no . or .. "
+                "parts, not inside .git, no backslashes.",
+                code="folder-unsafe",
+            ) from None
+        return folder
+
+    def clean(self):
+        data = super().clean()
+        if "files" in data and "folder" in data:
+            try:
+                self.upload = read_uploads(data["files"], data["folder"])
+            except UploadError as error:
+                self.add_error("files", ValidationError(error.message, code=error.code))
+        return data
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=ApiToken._meta.get_field("name").max_length,
+        help_text="What the token is for, such as “CI lint” or “my laptop”.",
+    )
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        if problem := editor.character_error(name):
+            raise forms.ValidationError(problem, code="bad-character")
+        return name
