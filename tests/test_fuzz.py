@@ -1,5 +1,7 @@
 """Random input into every checker: an answer for each, never a 500 or an exception."""
 
+import time
+
 import pytest
 from django.contrib.auth.models import Group
 from hypothesis import HealthCheck, given, settings
@@ -7,6 +9,7 @@ from hypothesis import strategies as st
 
 from registry.agentfiles import validation
 from registry.agentfiles.document import DEFAULT_MAX_BYTES
+from registry.models import Agent
 from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import agent_text
 from tests.test_bad_input import STORED_WITH_AN_ERROR, alias_bomb
@@ -138,3 +141,60 @@ def test_validate_bytes_returns_problems_for_any_bytes(data):
     assert all(
         problem.line >= 1 and problem.column >= 1 and problem.message for problem in problems
     )
+
+
+# --- Hidden characters and superlinear time, through the ways in --------------------------------
+
+HIDDEN = [
+    "\x07", "\x1b", "\x85", "\u00ad", "\u200b", "\u200f", "\u202e", "\u2066", "\u2060",
+    "\ufeff", "\U000e0001", "\U000e0069",
+]  # fmt: skip
+
+
+def _with_hidden(character: str, position: float) -> tuple[str, int, int]:
+    """A valid agent with character inserted in its body, and the line and column it is at."""
+    original = agent_text()
+    body = original.index("# agent-one")
+    offset = body + int(position * (len(original) - body))
+    text = original[:offset] + character + original[offset:]
+    before = original[:offset].split("\n")
+    return text, len(before), len(before[-1]) + 1
+
+
+def _located_codes(problems) -> set[tuple[str, int, int]]:
+    return {(problem["code"], problem["line"], problem["column"]) for problem in problems}
+
+
+@FUZZ
+@given(character=st.sampled_from(HIDDEN), position=st.floats(0, 1))
+def test_a_hidden_character_is_found_by_every_way_in(editor_client, character, position):
+    text, line, column = _with_hidden(character, position)
+    code = "control-character" if character in "\x07\x1b\x85" else "hidden-character"
+
+    linted = editor_client.post("/api/lint?agent=agent-one", text, content_type="text/markdown")
+    checked = editor_client.post(
+        "/agents/agent-one/edit/", {"mode": "raw", "text": text, "action": "check"}
+    )
+    import_files([IncomingFile("agents/fuzzed.md", text.encode())])
+    stored = Agent.objects.get(path="agents/fuzzed.md")
+
+    assert (code, line, column) in _located_codes(linted.json()["problems"])
+    assert f"<code>{code}</code>" in checked.content.decode()
+    assert (code, line, column) in _located_codes(stored.problems)
+    assert character not in checked.content.decode().split('id="preview"')[1].split("</div>")[0]
+
+
+def test_linting_through_the_api_stays_linear(editor_client):
+    def lint_items(count: int) -> float:
+        body = agent_text(delegate_to="-\n" * count)
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            response = editor_client.post("/api/lint", body, content_type="text/markdown")
+            best = min(best, time.perf_counter() - started)
+            assert response.status_code == 200
+        return best
+
+    small, large = lint_items(2_000), lint_items(16_000)
+
+    assert large / small < 16, f"8x the items took {large / small:.1f}x the time"
