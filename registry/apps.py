@@ -1,6 +1,7 @@
 """App configuration of the registry."""
 
 from django.apps import AppConfig
+from django.contrib import messages
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import post_migrate
 
@@ -44,6 +45,9 @@ def audit_sign_out(sender, request=None, user=None, **kwargs):
 
     if user is not None:
         AuditEvent.record("auth.sign_out", actor=user, request=request)
+    if request is not None:
+        # Kept in the messages cookie, which outlives the session that signing out ends.
+        messages.info(request, "You are signed out.")
 
 
 class RegistryConfig(AppConfig):

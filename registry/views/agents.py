@@ -116,6 +116,9 @@ def _frontmatter_value(value) -> str:
     return str(value)
 
 
+RECENT_VERSIONS = 10  # versions the agent page lists; the history page has them all
+
+
 @require_GET
 def agent_detail(request: HttpRequest, key: str):
     agent = get_object_or_404(Agent.objects.select_related("live_version__author"), key=key)
@@ -123,6 +126,12 @@ def agent_detail(request: HttpRequest, key: str):
     problems = sorted(
         agent.problems or [],
         key=lambda problem: (problem["severity"] != "error", problem["line"], problem["column"]),
+    )
+    # One more than shown, to know whether to link to the rest.
+    history = list(
+        agent.versions.select_related("author")
+        .only("agent_id", "number", "created_at", "message", "author__username")
+        .order_by("-number")[: RECENT_VERSIONS + 1]
     )
     context = {
         "agent": agent,
@@ -136,9 +145,8 @@ def agent_detail(request: HttpRequest, key: str):
         "problems": problems,
         "delegates": agent.delegation_targets(),
         "delegated_by": agent.delegated_by(),
-        "history": agent.versions.select_related("author")
-        .only("agent_id", "number", "created_at", "message", "author__username")
-        .order_by("-number"),
+        "history": history[:RECENT_VERSIONS],
+        "more_history": len(history) > RECENT_VERSIONS,
         "open_changes": ChangeRequest.objects.active()
         .filter(agent=agent)
         .select_related("author")
