@@ -219,6 +219,51 @@ def counts(problems: Iterable[Problem]) -> tuple[int, int]:
     return errors, len(problems) - errors
 
 
+# --- Against a baseline --------------------------------------------------------------------
+
+# Text a reviewer cannot see is never accepted, even where the base had it already.
+NEVER_BASELINED = frozenset({"hidden-character", "control-character"})
+# Codes whose message names what they are about (the delegate, the clashing name), without a
+# line: two of them at the same place are different problems when their messages differ.
+_NAMED_IN_MESSAGE = frozenset({"delegate-unknown", "delegate-self", "name-duplicate"})
+
+
+def baseline_key(problem: Problem) -> tuple[str, str, str]:
+    """What a problem is about, not where it is: its code and the key or section it concerns
+    (lines move when text is added above)."""
+    named = problem.message if problem.code in _NAMED_IN_MESSAGE else ""
+    return problem.code, problem.where, named
+
+
+@dataclass(frozen=True)
+class AgainstBase:
+    """A text's errors compared with those of the version it is based on."""
+
+    introduced: list[Problem]  # errors the base did not have: these refuse a change
+    already_there: list[Problem]  # errors the base had too
+    fixed: list[Problem]  # the base's errors that are gone
+
+
+def against_base(problems: Iterable[Problem], base_problems: Iterable[Problem]) -> AgainstBase:
+    """Which errors a change introduces, keeps and fixes, compared by baseline_key."""
+    base_errors = [problem for problem in base_problems if problem.is_error]
+    left: dict[tuple, list[Problem]] = {}
+    for problem in base_errors:
+        left.setdefault(baseline_key(problem), []).append(problem)
+    introduced, already_there = [], []
+    for problem in problems:
+        if not problem.is_error:
+            continue
+        same = left.get(baseline_key(problem))
+        if same and problem.code not in NEVER_BASELINED:
+            same.pop()
+            already_there.append(problem)
+        else:
+            introduced.append(problem)
+    fixed = sort_problems(problem for remaining in left.values() for problem in remaining)
+    return AgainstBase(introduced, already_there, fixed)
+
+
 # --- Characters a reviewer cannot see --------------------------------------------------------
 
 # Control characters but tab and the line endings; characters that draw nothing: the format
