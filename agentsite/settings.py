@@ -205,6 +205,12 @@ REGISTRY_MAX_UNPACKED_BYTES = int(os.environ.get("REGISTRY_MAX_UNPACKED_BYTES", 
 REGISTRY_MAX_ZIP_MEMBERS = int(os.environ.get("REGISTRY_MAX_ZIP_MEMBERS", 5000))
 REGISTRY_NEW_AGENT_FOLDER = os.environ.get("REGISTRY_NEW_AGENT_FOLDER", "agents")
 REGISTRY_APPROVALS_REQUIRED = int(os.environ.get("REGISTRY_APPROVALS_REQUIRED", 1))
+# "baseline": a change is refused only for the errors it introduces; "strict": for any error.
+REGISTRY_ENFORCEMENT = os.environ.get("REGISTRY_ENFORCEMENT", "baseline").strip().lower()
+if REGISTRY_ENFORCEMENT not in {"baseline", "strict"}:
+    raise ImproperlyConfigured(
+        f"REGISTRY_ENFORCEMENT must be 'baseline' or 'strict', not {REGISTRY_ENFORCEMENT!r}"
+    )
 # The agent list's rendered results are cached for this long at most (0: not cached); any
 # change to an agent or a change request makes a new cache key at once.
 REGISTRY_LIST_CACHE_SECONDS = int(os.environ.get("REGISTRY_LIST_CACHE_SECONDS", 60))

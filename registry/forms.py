@@ -34,6 +34,7 @@ class AgentListFilters(forms.Form):
     status = forms.ChoiceField(choices=STATUSES, required=False)
     sort = forms.ChoiceField(choices=SORTS, required=False)
     archived = forms.BooleanField(required=False)
+    problem = forms.RegexField(regex=r"\A[a-z0-9-]{1,40}\Z", required=False)
 
     def chosen(self) -> dict:
         """The valid values, with defaults for missing or invalid ones."""
@@ -45,6 +46,7 @@ class AgentListFilters(forms.Form):
             "status": data.get("status") or "",
             "sort": data.get("sort") or "name",
             "archived": bool(data.get("archived")),
+            "problem": data.get("problem") or "",
         }
 
 

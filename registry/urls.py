@@ -3,7 +3,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from registry.views import agents, audit, changes, drift, editor, graph, transfer
+from registry.views import agents, audit, changes, compliance, drift, editor, graph, transfer
 
 app_name = "registry"
 
@@ -32,4 +32,5 @@ urlpatterns = [
     path("import/", transfer.import_upload, name="import_upload"),
     path("export.zip", transfer.export_download, name="export_download"),
     path("graph/", graph.graph_page, name="graph"),
+    path("compliance/", compliance.compliance, name="compliance"),
 ]

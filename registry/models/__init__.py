@@ -15,6 +15,7 @@ from registry.models.agents import (
 )
 from registry.models.audit import AuditEvent, AuditLogIsAppendOnly
 from registry.models.changes import ChangeRequest, Comment, Review, SaveConflict, WorkflowError
+from registry.models.compliance import ComplianceSnapshot, enforcement_is_strict
 from registry.models.tokens import ApiToken
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "AuditLogIsAppendOnly",
     "ChangeRequest",
     "Comment",
+    "ComplianceSnapshot",
     "ImmutableVersionError",
     "LISTED_FIELDS",
     "Review",
@@ -32,6 +34,7 @@ __all__ = [
     "Version",
     "WorkflowError",
     "db_text",
+    "enforcement_is_strict",
     "json_safe",
     "max_file_bytes",
     "parse_text",

@@ -21,6 +21,7 @@ from django.utils.text import slugify
 from registry.agentfiles import validation
 from registry.agentfiles.document import AgentDocument, DocumentError
 from registry.models import search
+from registry.models.compliance import ComplianceSnapshot
 from registry.ops.metrics import timed_validation
 from registry.sync.files import (
     clean_relative_path,
@@ -142,15 +143,35 @@ class AgentQuerySet(StampedQuerySet):
     def _open_changes(self):
         return self._change_model().objects.active().filter(agent=OuterRef("pk"))
 
-    def listed(self, *, q: str = "", category: str = "", status: str = "", archived: bool = False):
+    def listed(
+        self,
+        *,
+        q: str = "",
+        category: str = "",
+        status: str = "",
+        archived: bool = False,
+        problem: str = "",
+    ):
         """The agents the list shows for its filters (the list page and the API): active ones
-        unless archived, matching the search q, in the category, with the status."""
+        unless archived, matching the search q, in the category, with the status, with a
+        problem of the code given."""
         agents = self if archived else self.active()
         if q:
             agents = agents.search(q)
         if category:
             agents = agents.filter(category=category)
+        if problem:
+            agents = agents.with_problem(problem)
         return agents.with_status(status)
+
+    def compliance_scope(self):
+        """The agents compliance counts: active ones with a live version."""
+        return self.model.objects.active().filter(live_version__isnull=False)
+
+    def with_problem(self, code: str):
+        """Agents with a problem of this code: the stored list read as JSON text, which both
+        databases write with ": " between a key and its value."""
+        return self.filter(problems__icontains=f'"code": "{code}"')
 
     def for_list(self):
         """What a row of the agent list shows, in one query: no text of any version."""
@@ -347,6 +368,8 @@ class AgentQuerySet(StampedQuerySet):
                     )
                 )
         update_rows(changed, ["problems", "error_count", "warning_count", "updated_at"])
+        # Every import, publish and recheck comes here: today's compliance figures follow.
+        transaction.on_commit(lambda: ComplianceSnapshot.objects.record(self.compliance_scope()))
         return len(changed)
 
 

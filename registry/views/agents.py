@@ -92,6 +92,7 @@ def _agent_list_results(request: HttpRequest, filters: dict) -> dict:
         category=filters["category"],
         status=filters["status"],
         archived=filters["archived"],
+        problem=filters["problem"],
     ).for_list()
     page = Paginator(agents.order_by(*AGENT_ORDERINGS[filters["sort"]]), AGENTS_PER_PAGE).get_page(
         request.GET.get("page")
