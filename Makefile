@@ -108,7 +108,7 @@ lint: install
 	$(UV_RUN) ruff format --check .
 
 check: install
-	$(MANAGE) makemigrations --check --dry-run
+	DEBUG=true $(MANAGE) makemigrations --check --dry-run
 	DEBUG=false HTTPS=true ALLOWED_HOSTS=registry.example.com \
 		SECRET_KEY="$$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 		$(MANAGE) check --deploy --fail-level WARNING
