@@ -4,6 +4,7 @@ page shows the description and recent history near the top, and a refusal says w
 import pytest
 from django.contrib.staticfiles import finders
 
+from registry.models import ChangeRequest
 from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import agent_text
 
@@ -55,3 +56,31 @@ def test_the_agent_page_lists_recent_versions_and_links_to_all(client, make_user
 
     assert "<td>12 <span" in history and "<td>3</td>" in history and "<td>2</td>" not in history
     assert "All versions, compare or restore" in history
+
+
+def test_a_refusal_no_role_would_lift_says_why_and_links_back_to_the_change(client, make_user):
+    import_files([IncomingFile("agents/agent-one.md", agent_text().encode())])
+    client.force_login(make_user("mona", "Maintainers"))
+    client.post("/agents/agent-one/archive/")
+    change = ChangeRequest.objects.get()
+    client.post(f"/changes/{change.pk}/submit/")
+
+    response = client.post(f"/changes/{change.pk}/approve/", {"seen_hash": change.text_hash})
+
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert "nobody reviews their own change" in html
+    assert "given by a maintainer" not in html
+    assert f'<a href="/changes/{change.pk}/">Back to change #{change.pk}</a>' in html
+
+
+def test_a_refusal_for_want_of_a_role_says_who_gives_roles(client, make_user):
+    import_files([IncomingFile("agents/agent-one.md", agent_text().encode())])
+    client.force_login(make_user("rita"))
+
+    response = client.post("/agents/agent-one/archive/")
+
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert "Roles (editor, reviewer, maintainer) are given by a maintainer." in html
+    assert '<a href="/agents/agent-one/">Back to agent-one</a>' in html

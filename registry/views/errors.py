@@ -4,6 +4,7 @@ The API's views answer their own refusals; these catch what is raised outside th
 URL, a Host not allowed, a request too large or malformed for Django to parse) and anything
 unexpected, so that no HTML page ever reaches an API client."""
 
+import re
 import sys
 
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
+from django.urls import reverse
 from django.views import defaults
 from django.views.decorators.csrf import requires_csrf_token
 
@@ -54,7 +56,7 @@ def bad_request(request: HttpRequest, exception: Exception):
 @requires_csrf_token
 def permission_denied(request: HttpRequest, exception: Exception):
     if not is_api(request):
-        return defaults.permission_denied(request, exception)
+        return _page_permission_denied(request, exception)
     return error_response(403, "forbidden", _refusal(exception, "You may not do this."))
 
 
@@ -101,6 +103,33 @@ def _database_gone(request: HttpRequest) -> HttpResponse:
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response["Cache-Control"] = "no-store"
     return response
+
+
+_BACK = [
+    (re.compile(r"\A/changes/(?P<pk>\d+)/"), "registry:change_detail", "pk", "Back to change #{}"),
+    (re.compile(r"\A/agents/(?P<key>[-\w]+)/"), "registry:agent_detail", "key", "Back to {}"),
+]
+_ROLES = ("editors", "reviewers", "maintainers")
+
+
+def _page_permission_denied(request: HttpRequest, exception: Exception):
+    """The refusal in words; a word on roles only where a role would help (not for "nobody
+    reviews their own change"); and a link back to the change or agent it was about."""
+    reason = _refusal(exception, "")
+    back_url, back_label = reverse("registry:agent_list"), "Back to the agents"
+    for pattern, name, argument, label in _BACK:
+        match = pattern.match(request.path)
+        if match and match[argument] != "new":
+            back_url = reverse(name, kwargs={argument: match[argument]})
+            back_label = label.format(match[argument])
+            break
+    context = {
+        "reason": reason,
+        "role_would_help": any(role in reason.lower() for role in _ROLES),
+        "back_url": back_url,
+        "back_label": back_label,
+    }
+    return render(request, "403.html", context, status=403)
 
 
 def _page_bad_request(request: HttpRequest, exception: Exception):
