@@ -46,8 +46,9 @@ def audit_sign_out(sender, request=None, user=None, **kwargs):
     if user is not None:
         AuditEvent.record("auth.sign_out", actor=user, request=request)
     if request is not None:
-        # Kept in the messages cookie, which outlives the session that signing out ends.
-        messages.info(request, "You are signed out.")
+        # Kept in the messages cookie, which outlives the session that signing out ends. A
+        # request that never went through the middleware (a test client's) has nowhere to say it.
+        messages.info(request, "You are signed out.", fail_silently=True)
 
 
 class RegistryConfig(AppConfig):
