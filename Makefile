@@ -33,6 +33,7 @@ install: uv
 run: export DEBUG = true
 run: install
 	$(MANAGE) migrate --noinput
+	$(MANAGE) recheck_agents
 	$(MANAGE) import_agents registry/demo
 	$(MANAGE) ensure_local_login
 	$(MANAGE) runserver 127.0.0.1:8000
@@ -46,6 +47,7 @@ serve: install
 	fi
 	$(MANAGE) check --deploy --fail-level ERROR
 	$(MANAGE) migrate --noinput
+	$(MANAGE) recheck_agents
 	$(MANAGE) collectstatic --noinput --verbosity 0
 	CONN_MAX_AGE=$${CONN_MAX_AGE:-60} $(UV_RUN) gunicorn agentsite.wsgi \
 		--bind $${BIND:-127.0.0.1:8000} --workers $${WORKERS:-3} \

@@ -6,6 +6,7 @@ from django.core import signals
 from django.core.cache import cache
 from django.db import close_old_connections
 
+from registry.models import rules_fingerprint
 from tests.helpers import DEMO, DEMO_NAMES
 
 
@@ -13,6 +14,13 @@ from tests.helpers import DEMO, DEMO_NAMES
 def empty_cache():
     """Each test starts with nothing cached (the agent list caches its results)."""
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def rules_as_set(monkeypatch):
+    """Each test starts with its process sure of the rules as the test settings set them (what
+    a test stores is found under them); a test that changes them has its next request recheck."""
+    monkeypatch.setattr("registry.ops.rules._current", rules_fingerprint())
 
 
 @pytest.fixture(autouse=True)

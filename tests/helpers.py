@@ -5,6 +5,9 @@ from pathlib import Path
 
 from django.core.management import CommandError, call_command
 
+from registry.agentfiles import validation
+from registry.agentfiles.document import DEFAULT_MAX_BYTES, AgentDocument, DocumentError
+
 # Test data kept in the repository: real agent files (corpus/README.md), the reference example.
 TESTS = Path(__file__).resolve().parent
 CORPUS = TESTS / "corpus"
@@ -77,3 +80,13 @@ def run(*args) -> tuple[int, str, str]:
     except CommandError as error:
         return error.returncode, out.getvalue(), err.getvalue() + str(error)
     return 0, out.getvalue(), err.getvalue()
+
+
+def file_problems(data: bytes, known_names=None, *, max_bytes: int = DEFAULT_MAX_BYTES, **options):
+    """A file's problems from its bytes, as the linter reports them: bytes that are not a
+    text file are one problem, not an exception."""
+    try:
+        document = AgentDocument.parse(data, max_bytes=max_bytes)
+    except DocumentError as error:
+        return [validation.problem_from_error(error)]
+    return validation.validate(document, known_names, **options)

@@ -7,11 +7,10 @@ from django.contrib.auth.models import Group
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from registry.agentfiles import validation
 from registry.agentfiles.document import DEFAULT_MAX_BYTES
 from registry.models import Agent
 from registry.sync.importing import IncomingFile, import_files
-from tests.helpers import agent_text
+from tests.helpers import agent_text, file_problems
 from tests.test_bad_input import STORED_WITH_AN_ERROR, alias_bomb
 from tests.test_editor import form_values
 
@@ -135,8 +134,8 @@ def test_lint_api_answers_any_body_with_problems(editor_client, data, content_ty
 
 @settings(max_examples=100, deadline=None)
 @given(data=file_bytes)
-def test_validate_bytes_returns_problems_for_any_bytes(data):
-    problems = validation.validate_bytes(data, {"agent-one"}, max_bytes=DEFAULT_MAX_BYTES)
+def test_any_bytes_give_problems_never_an_exception(data):
+    problems = file_problems(data, {"agent-one"}, max_bytes=DEFAULT_MAX_BYTES)
 
     assert all(
         problem.line >= 1 and problem.column >= 1 and problem.message for problem in problems

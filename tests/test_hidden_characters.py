@@ -140,10 +140,7 @@ def change(db, make_user):
     agent = Agent.objects.get(path="agents/agent-one.md")
     author = make_user("edith", "Editors")
     text = agent_text(focus=f"- Be helpful{HIDDEN_INSTRUCTION}\n")
-    found = Agent.objects.problems_of(AgentDocument(text), exclude=agent)
-    return ChangeRequest.start_draft(
-        author=author, text=text, message="Be helpful", agent=agent, problems=found
-    )
+    return ChangeRequest.start_draft(author=author, text=text, message="Be helpful", agent=agent)
 
 
 @pytest.mark.parametrize("view", ["split", "unified"])

@@ -125,12 +125,13 @@ def test_failing_sqlite_run_stops_before_postgres(make):
     assert pytest_runs(calls) == [None]
 
 
-def test_run_migrates_loads_demo_agents_creates_login_then_serves_in_debug(make):
+def test_run_migrates_rechecks_loads_demo_agents_creates_login_then_serves_in_debug(make):
     result, calls = make("run")
 
     assert result.returncode == 0, result.stderr
     assert [call["command"][2:] for call in calls] == [
         ["migrate", "--noinput"],
+        ["recheck_agents"],
         ["import_agents", "registry/demo"],
         ["ensure_local_login"],
         ["runserver", "127.0.0.1:8000"],

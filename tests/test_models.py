@@ -13,7 +13,7 @@ from django.db.models import ProtectedError
 from django.urls import reverse
 
 from registry.models import Agent, ImmutableVersionError, Version
-from registry.sync import importing as importing_module
+from registry.models import deriving as deriving_module
 from registry.sync.exporting import export_agents
 from registry.sync.importing import PARALLEL_MIN_FILES, IncomingFile, import_files
 from tests.helpers import agent_text
@@ -208,7 +208,7 @@ def test_new_agent_whose_name_is_taken_ignoring_case_is_refused(author, existing
     with pytest.raises(ValidationError) as caught:
         Agent.create_new(agent_text(name="agent-one"), author)
 
-    assert caught.value.code == "name-duplicate"
+    assert caught.value.code == "name-taken"
     assert Agent.objects.count() == 1
 
 
@@ -241,7 +241,7 @@ def test_rename_through_add_version_to_a_taken_name_is_refused(agent, author):
     with pytest.raises(ValidationError) as caught:
         other.add_version(agent_text(name="agent-one"), author)
 
-    assert caught.value.code == "name-duplicate"
+    assert caught.value.code == "name-taken"
     other.refresh_from_db()
     assert other.live_version == live
     assert other.name == "other-agent"
@@ -576,7 +576,7 @@ def test_export_records_what_it_synced_so_a_later_edit_in_the_repository_is_a_co
     assert report.conflicts == [created.path]
 
 
-_derive = importing_module._derive
+_derive = deriving_module._derive
 
 
 def _die_on_agent_8(text_and_bom):
@@ -587,7 +587,7 @@ def _die_on_agent_8(text_and_bom):
 
 
 def test_a_worker_killed_mid_import_fails_the_import_and_stores_nothing(monkeypatch):
-    monkeypatch.setattr(importing_module, "_derive", _die_on_agent_8)
+    monkeypatch.setattr(deriving_module, "_derive", _die_on_agent_8)
 
     with pytest.raises(BrokenProcessPool):
         import_files(_many_files(PARALLEL_MIN_FILES + 10), workers=2)

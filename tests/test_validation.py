@@ -10,9 +10,8 @@ from registry.agentfiles.validation import (
     delegations,
     intrinsic_problems,
     validate,
-    validate_bytes,
 )
-from tests.helpers import CORPUS, DEMO, DEMO_NAMES, EXAMPLE, agent_text
+from tests.helpers import CORPUS, DEMO, DEMO_NAMES, EXAMPLE, agent_text, file_problems
 
 # The codes are an interface (CI scripts and the API filter on them): they never change.
 STABLE_CODES = {
@@ -618,7 +617,7 @@ def test_every_corpus_file_validates_without_exception_to_located_stable_problem
     for path in paths:
         data = path.read_bytes()
         line_count = data.count(b"\n") + 1
-        for problem in validate_bytes(data, known_names=set()):
+        for problem in file_problems(data, known_names=set()):
             assert problem.code in STABLE_CODES, (path, problem)
             assert problem.severity in {ERROR, WARNING}
             assert 1 <= problem.line <= line_count, (path, problem)
@@ -648,7 +647,7 @@ def test_intrinsic_problems_do_not_depend_on_other_agents():
     ],
 )
 def test_bytes_that_are_not_text_are_a_located_problem_not_an_exception(data, code, line, column):
-    problems = validate_bytes(data, known_names=set())
+    problems = file_problems(data, known_names=set())
 
     assert [(p.code, p.severity, p.line, p.column) for p in problems] == [
         (code, ERROR, line, column)
@@ -656,25 +655,25 @@ def test_bytes_that_are_not_text_are_a_located_problem_not_an_exception(data, co
     assert problems[0].where == "file"
 
 
-def test_size_limit_of_validate_bytes_is_configurable():
+def test_size_limit_of_a_file_is_configurable():
     text = agent_text().encode()
 
-    assert [p.code for p in validate_bytes(text, KNOWN, max_bytes=100)] == ["too-large"]
-    assert validate_bytes(text, KNOWN, max_bytes=len(text)) == []
+    assert [p.code for p in file_problems(text, KNOWN, max_bytes=100)] == ["too-large"]
+    assert file_problems(text, KNOWN, max_bytes=len(text)) == []
 
 
 def test_utf8_bom_and_crlf_are_fine():
     data = b"\xef\xbb\xbf" + agent_text().replace("\n", "\r\n").encode()
 
-    assert validate_bytes(data, KNOWN) == []
+    assert file_problems(data, KNOWN) == []
 
 
 def test_crlf_file_reports_the_same_lines_as_lf():
     text = agent_text(name="Bad Name", delegate_to="- ghost — x\n")
-    lf = [(p.code, p.line, p.column) for p in validate_bytes(text.encode(), KNOWN)]
+    lf = [(p.code, p.line, p.column) for p in file_problems(text.encode(), KNOWN)]
     crlf = [
         (p.code, p.line, p.column)
-        for p in validate_bytes(text.replace("\n", "\r\n").encode(), KNOWN)
+        for p in file_problems(text.replace("\n", "\r\n").encode(), KNOWN)
     ]
 
     assert lf == crlf

@@ -132,7 +132,7 @@ def test_only_the_author_submits_their_change(agent, editor, other_editor, revie
 def test_requesting_changes_hands_the_change_back_to_its_author(agent, editor, reviewer):
     change = propose(editor, NEW_DESCRIPTION, agent)
 
-    review = change.request_changes(reviewer, "Say what the one thing is.")
+    review = change.request_changes(reviewer, "Say what the one thing is.").review
 
     assert change.status == Status.CHANGES_REQUESTED
     assert review.verdict == Review.Verdict.REQUEST_CHANGES
@@ -354,7 +354,7 @@ def test_archiving_an_agent_adds_no_version(agent, editor, reviewer):
 def test_a_review_is_bound_to_the_text_it_reviewed(agent, editor, reviewer):
     change = propose(editor, NEW_DESCRIPTION, agent)
 
-    review = change.request_changes(reviewer, "Hmm.")
+    review = change.request_changes(reviewer, "Hmm.").review
 
     assert review.text_hash == text_hash(NEW_DESCRIPTION)
     assert review.revision == 1
@@ -406,7 +406,7 @@ def test_an_edit_after_an_approval_makes_it_stale(agent, editor, reviewer, setti
     change.save_text(NEW_FOCUS, "Other idea", change.revision)
 
     assert change.valid_approvals().count() == 0
-    assert list(change.stale_approvals().values_list("reviewer__username", flat=True)) == [
+    assert [review.reviewer.username for review in change.reviews.all() if review.is_stale] == [
         "reviewer"
     ]
     assert change.status == Status.OPEN
@@ -645,7 +645,7 @@ def test_changes_to_different_parts_are_merged_into_a_revision_needing_a_fresh_a
     assert focus.text_hash == text_hash(BOTH)
     assert focus.conflicts == []
     assert focus.valid_approvals().count() == 0
-    assert focus.stale_approvals().count() == 1
+    assert sum(review.is_stale for review in focus.reviews.all()) == 1
     note = focus.comments.get()
     assert note.author is None
     assert "merged into a new revision" in note.body

@@ -607,18 +607,6 @@ class AgentDocument:
             return self
         return self._replaced(span.start + 1, span.end + 1, [])
 
-    def with_frontmatter_text(self, yaml_text: str) -> AgentDocument:
-        """Replace the whole frontmatter block's YAML (raw editing)."""
-        lines = split_lines(normalize_newlines(yaml_text, self.newline))
-        if lines and not line_ending(lines[-1]):
-            lines[-1] += self.newline
-        bounds = self._frontmatter_bounds
-        if bounds is None:
-            return self._replaced(0, 0, ["---" + self.newline, *lines, "---" + self.newline])
-        if bounds[1] < 0:
-            raise self.frontmatter_error
-        return self._replaced(1, bounds[1], lines)
-
     # Body ---------------------------------------------------------------------------------
 
     @property

@@ -83,10 +83,6 @@ def render_markdown(text: str) -> str:
     )
 
 
-def render_body(document: AgentDocument) -> str:
-    return render_markdown(document.body)
-
-
 @dataclass(frozen=True)
 class DiffLine:
     kind: str  # "add", "del", "context" or "hunk"

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import bisect
+import hashlib
 import itertools
+import json
 import re
 import unicodedata
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 
 from registry.agentfiles.document import (
-    DEFAULT_MAX_BYTES,
     AgentDocument,
     DocumentError,
     Section,
@@ -18,6 +19,9 @@ from registry.agentfiles.document import (
 )
 
 DEFAULT_REQUIRED_SECTIONS = ("Focus Areas", "Boundaries", "Delegate To")
+# The rules' version: raised whenever a rule finds something different in the same text, so
+# that problems found under the old rules are found again (rules_fingerprint).
+RULES_VERSION = 1
 ERROR = "error"
 WARNING = "warning"
 
@@ -114,21 +118,6 @@ def agent_name(document: AgentDocument) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def validate_bytes(
-    data: bytes,
-    known_names: Collection[str] | None = None,
-    *,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    **options,
-) -> list[Problem]:
-    """Validate a file's raw bytes: undecodable bytes are a problem, not an exception."""
-    try:
-        document = AgentDocument.parse(data, max_bytes=max_bytes)
-    except DocumentError as error:
-        return [problem_from_error(error)]
-    return validate(document, known_names, **options)
-
-
 def validate(
     document: AgentDocument,
     known_names: Collection[str] | None = None,
@@ -149,6 +138,13 @@ def validate(
         taken_names,
     )
     return sort_problems(problems)
+
+
+def rules_fingerprint(required_sections: Sequence[str] = DEFAULT_REQUIRED_SECTIONS) -> str:
+    """What intrinsic_problems finds in a text depends on besides the text: the rules' version
+    and the settings given to them. Problems cached under another fingerprint are stale."""
+    settings_given = json.dumps([RULES_VERSION, list(required_sections)])
+    return hashlib.sha256(settings_given.encode()).hexdigest()[:16]
 
 
 def intrinsic_problems(

@@ -75,6 +75,11 @@ SCHEMAS = {
                     },
                     "message": {"type": "string", "description": "For people."},
                     "field": {"type": "string", "description": "The request field at fault."},
+                    "reason": {
+                        "type": "string",
+                        "description": "The rule a field broke, as the registry names it "
+                        "everywhere: e.g. `message-too-long`, `message-characters`.",
+                    },
                     "limit": {"type": "integer", "description": "The size limit, in bytes."},
                     "request_id": {
                         "type": "string",

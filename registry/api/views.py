@@ -21,7 +21,6 @@ from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt
 
-from registry import editor
 from registry.agentfiles import validation
 from registry.agentfiles.document import AgentDocument, DocumentError
 from registry.api import schema as openapi
@@ -33,7 +32,6 @@ from registry.models import (
     AuditEvent,
     ChangeRequest,
     WorkflowError,
-    parse_text,
 )
 
 PAGE_SIZE = 50
@@ -42,7 +40,14 @@ PAGE_DIGITS = 18  # a page number longer than this is past the last page of any 
 # after dropping the file's newlines).
 FILE_CONTENT_TYPES = {"text/markdown", "text/x-markdown", "text/plain", "application/octet-stream"}
 CHANGE_FIELDS = {"agent", "text", "message", "submit"}
-MESSAGE_MAX_LENGTH = ChangeRequest._meta.get_field("message").max_length
+# How the model's refusals of a proposal answer: (status, error code, field at fault).
+PROPOSAL_REFUSALS = {
+    "message-too-long": (400, "invalid-field", "message"),
+    "message-characters": (400, "invalid-field", "message"),
+    "name-invalid": (400, "name-invalid", None),
+    "name-taken": (409, "name-taken", None),
+    "path-taken": (409, "path-taken", None),
+}
 
 
 class ApiError(Exception):
@@ -455,43 +460,22 @@ def _change_fields(request: HttpRequest) -> dict:
         )
     if "\x00" in (fields.get("agent") or ""):
         raise ApiError(400, "invalid-field", "agent holds a NUL character.", field="agent")
-    # Checked as sent, before its runs of spaces are made one: what the description declares.
-    message = fields.get("message", "")
-    if len(message) > MESSAGE_MAX_LENGTH:
-        raise ApiError(
-            400,
-            "invalid-field",
-            f"message is longer than {MESSAGE_MAX_LENGTH} characters.",
-            field="message",
-        )
-    if problem := editor.character_error(message):
-        raise ApiError(400, "invalid-field", f"message: {problem}", field="message")
-    return {**fields, "message": " ".join(message.split())}
+    return fields
 
 
-def _check_name(agent: Agent | None, document: AgentDocument) -> None:
-    """As the editor's save: a new agent's name must be valid and free (its path is made from
-    it); a renamed agent's must not be another agent's, ignoring case."""
-    name = validation.agent_name(document) or ""
-    if agent is None:
-        try:
-            Agent.objects.check_name_available(name)
-        except ValidationError as error:
-            if error.code == "name-duplicate":
-                raise ApiError(409, "name-taken", error.messages[0]) from None
-            raise ApiError(400, "name-invalid", error.messages[0]) from None
-        path = Agent.path_for_name(name)
-        if Agent.objects.filter(path=path).exists():
-            raise ApiError(409, "path-taken", f"A file already exists at {path}.")
-    elif name and name != agent.name:
-        clash = Agent.objects.name_taken(name, exclude=agent)
-        if clash is not None:
-            raise ApiError(
-                409,
-                "name-taken",
-                f"The name {name!r} is already used by the agent {clash.name!r} "
-                "(names are unique ignoring case).",
-            )
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def _refused(refusal: ValidationError) -> ApiError:
+    """The API's answer to the model refusing a proposal: its rule's code as `reason`."""
+    message = _sentence(" ".join(refusal.messages))
+    if refusal.code not in PROPOSAL_REFUSALS:  # the text is not a file the registry can store
+        return ApiError(400, "invalid-text", message, field="text", reason=refusal.code)
+    status, code, field = PROPOSAL_REFUSALS[refusal.code]
+    if field is None:
+        return ApiError(status, code, message)
+    return ApiError(status, code, message, field=field, reason=refusal.code)
 
 
 @api_view("POST")
@@ -518,29 +502,29 @@ def changes(request: HttpRequest):
             raise ApiError(404, "agent-not-found", f"There is no agent with the key {key!r}.")
         if subject.archived:
             raise ApiError(409, "agent-archived", f"{subject.display_name} is archived.")
-    try:
-        document = parse_text(text)
-    except ValidationError as error:
-        raise ApiError(400, "invalid-text", " ".join(error.messages), field="text") from None
-    _check_name(subject, document)
-    problems = Agent.objects.problems_of(document, exclude=subject)
+    change = None
     try:
         # A change that cannot be submitted as asked is not left behind as a draft.
         with transaction.atomic():
             change = ChangeRequest.start_draft(
                 author=user,
                 text=text,
-                message=fields["message"],
+                message=fields.get("message", ""),
                 agent=subject,
-                problems=problems,
                 request=request,
             )
             if fields.get("submit"):
                 change.submit(user, request=request)
+    except ValidationError as refusal:
+        raise _refused(refusal) from None
     except WorkflowError as error:
         raise ApiError(
-            400, "cannot-submit", f"Nothing was saved: {error}.", **_problem_list(problems)
+            400,
+            "cannot-submit",
+            f"Nothing was saved: {error}.",
+            **_problem_list(change.current_problems()),
         ) from None
+    problems = change.current_problems()
     url = _absolute(request, "registry:change_detail", change.pk)
     response = json_response(
         {

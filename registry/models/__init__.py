@@ -11,10 +11,19 @@ from registry.models.agents import (
     max_file_bytes,
     parse_text,
     required_sections,
+    rules_fingerprint,
     text_hash,
 )
 from registry.models.audit import AuditEvent, AuditLogIsAppendOnly
-from registry.models.changes import ChangeRequest, Comment, Review, SaveConflict, WorkflowError
+from registry.models.changes import (
+    ChangeRequest,
+    Comment,
+    Outcome,
+    Result,
+    Review,
+    SaveConflict,
+    WorkflowError,
+)
 from registry.models.compliance import ComplianceSnapshot, enforcement_is_strict
 from registry.models.tokens import ApiToken
 
@@ -29,6 +38,8 @@ __all__ = [
     "ComplianceSnapshot",
     "ImmutableVersionError",
     "LISTED_FIELDS",
+    "Outcome",
+    "Result",
     "Review",
     "SaveConflict",
     "Version",
@@ -39,5 +50,6 @@ __all__ = [
     "max_file_bytes",
     "parse_text",
     "required_sections",
+    "rules_fingerprint",
     "text_hash",
 ]

@@ -38,6 +38,11 @@ def required_sections() -> list[str]:
     return list(settings.REGISTRY_REQUIRED_SECTIONS)
 
 
+def rules_fingerprint() -> str:
+    """The fingerprint of the rules as this registry is set up (validation.rules_fingerprint)."""
+    return validation.rules_fingerprint(required_sections())
+
+
 def max_file_bytes() -> int:
     return settings.REGISTRY_MAX_FILE_BYTES
 
@@ -229,13 +234,31 @@ class AgentQuerySet(StampedQuerySet):
                 + (f" (for example {suggestion!r})" if suggestion else ""),
                 code="name-invalid",
             )
+        self.check_name_free(name, exclude)
+
+    def check_name_free(self, name: str, exclude: Agent | None = None) -> None:
+        """Refuse a name another active agent has, ignoring case."""
         clash = self.name_taken(name, exclude)
         if clash is not None:
             raise ValidationError(
                 f"the name {name!r} is already used by the agent {clash.name!r} "
                 "(names are unique ignoring case)",
-                code="name-duplicate",
+                code="name-taken",
             )
+
+    def check_proposed_name(self, document: AgentDocument, agent: Agent | None = None) -> None:
+        """The name rule for a text proposed for agent (None: a new agent), whatever way it came
+        in: a new agent's name must be valid and free, and no file may be at the path made from
+        it; an agent's new name must not be another agent's. Other problems of a name (a rename
+        to an invalid one) only stop the change from being submitted, as any error does."""
+        name = validation.agent_name(document) or ""
+        if agent is None:
+            self.check_name_available(name)
+            path = self.model.path_for_name(name)
+            if self.filter(path=path).exists():
+                raise ValidationError(f"a file already exists at {path}", code="path-taken")
+        elif name and name != agent.name:
+            self.check_name_free(name, exclude=agent)
 
     def names_for_validation(
         self, name: str, exclude: Agent | None = None, wanted: Iterable[str] = ()
@@ -320,6 +343,88 @@ class AgentQuerySet(StampedQuerySet):
                 used.add(key)
             keys.append(key)
         return keys
+
+    def make_live(
+        self,
+        entries: list[tuple[Agent | None, str, AgentDocument, tuple[dict, dict] | None]],
+        author=None,
+        message: str = "",
+        *,
+        synced: bool = False,
+    ) -> list[Version]:
+        """The one way a text becomes an agent's live version, for editing, import and seeding:
+        each (agent, or None for a new agent at path; path; document; its (version fields,
+        agent fields) when already derived, else None) is stored as the agent's next version,
+        in bulk: the new agents, the versions, the agents' cached fields, the search index.
+        synced: the texts are the repository's, so the agents are in step with it. The caller
+        holds the transaction, checks names, and refreshes the registry's problems after."""
+        fields = [
+            derived or (version_fields(document), cached_fields(document))
+            for _, _, document, derived in entries
+        ]
+        new = [
+            (path, agent_fields["name"])
+            for (agent, path, _, _), (_, agent_fields) in zip(entries, fields, strict=True)
+            if agent is None
+        ]
+        keys = self.unique_keys([(name, path) for path, name in new])
+        created = iter(
+            created_rows(
+                [Agent(path=path, key=key) for (path, _), key in zip(new, keys, strict=True)]
+            )
+        )
+        agents = [agent or next(created) for agent, _, _, _ in entries]
+        latest = dict(
+            Version.objects.filter(agent__in=[agent for agent, _, _, _ in entries if agent])
+            .values("agent")
+            .annotate(latest=models.Max("number"))
+            .values_list("agent", "latest")
+        )
+        versions = created_rows(
+            [
+                Version(
+                    agent=agent,
+                    number=latest.get(agent.pk, 0) + 1,
+                    text=document.to_bytes().decode("utf-8"),
+                    author=author,
+                    message=message,
+                    parent=agent.live_version,
+                    **version_fields,
+                )
+                for agent, (_, _, document, _), (version_fields, _) in zip(
+                    agents, entries, fields, strict=True
+                )
+            ]
+        )
+        now = timezone.now()
+        for agent, version, (_, agent_fields) in zip(agents, versions, fields, strict=True):
+            agent.live_version = version
+            for name, value in agent_fields.items():
+                setattr(agent, name, value)
+            if synced:
+                agent.synced_hash = version.sha256
+            agent.updated_at = now
+        update_rows(
+            agents,
+            ["live_version", "name", "description", "category", "updated_at"]
+            + (["synced_hash"] if synced else []),
+        )
+        search.write_index(
+            connections[self.db],
+            [
+                (agent.pk, agent.name, agent.description, document.body)
+                for agent, (_, _, document, _) in zip(agents, entries, strict=True)
+            ],
+        )
+        for agent in agents:
+            # The vector is written by the database: forget any stale copy, so that a later
+            # save() of the instance does not overwrite it.
+            agent.__dict__.pop("search_vector", None)
+        return versions
+
+    def stale_versions(self):
+        """The versions whose cached problems were found under rules other than today's."""
+        return Version.objects.exclude(rules=rules_fingerprint())
 
     def refresh_problems(self) -> int:
         """Recompute the registry-dependent problems of every agent from cached versions.
@@ -427,19 +532,19 @@ class Agent(models.Model):
         return clean_relative_path(f"{folder}/{name}.md" if folder else f"{name}.md")
 
     @classmethod
-    def create_new(cls, text: str, author, message: str = "Created") -> Agent:
-        """A new agent from the editor: its name must be valid and free; its path comes from it."""
+    def create_new(cls, text: str, author, message: str = "Created", *, refresh=True) -> Agent:
+        """A new agent, published: its name must be valid and free, and its path comes from it
+        (ValidationError). refresh=False leaves the registry's problems to the caller."""
         document = parse_text(text)
         name = validation.agent_name(document) or ""
         with transaction.atomic():
-            Agent.objects.check_name_available(name)
+            Agent.objects.check_proposed_name(document)
             path = cls.path_for_name(name)
-            if Agent.objects.filter(path=path).exists():
-                raise ValidationError(f"a file already exists at {path}", code="path-taken")
             agent = Agent.objects.create(path=path, key=Agent.objects.unique_key(name, path))
             agent.add_version(text, author, message)
-        Agent.objects.refresh_problems()
-        agent.refresh_from_db()
+        if refresh:
+            Agent.objects.refresh_problems()
+            agent.refresh_from_db()
         return agent
 
     def add_version(
@@ -458,35 +563,17 @@ class Agent(models.Model):
                 )
             Agent.objects.check_name_available(name, exclude=self)
         with transaction.atomic():
-            latest = self.versions.order_by("-number").values_list("number", flat=True).first()
-            version = Version.build(
-                self,
-                document,
-                number=(latest or 0) + 1,
-                author=author,
-                message=message,
-                parent=self.live_version,
+            (version,) = Agent.objects.make_live(
+                [(self, self.path, document, None)], author, message
             )
-            version.save()
-            self.live_version = version
-            self.take_cached_fields(document)
-            self.save()
-            self.update_search_index(document)
         return version
 
-    def take_cached_fields(self, document: AgentDocument) -> None:
-        for name, value in cached_fields(document).items():
-            setattr(self, name, value)
-
-    def update_search_index(self, document: AgentDocument) -> None:
-        """Index the live version's name, description and body for AgentQuerySet.search."""
-        search.write_index(
-            connections[self._state.db or "default"],
-            [(self.pk, self.name, self.description, document.body)],
-        )
-        # The vector is written by the database: forget the stale copy, so that a later save()
-        # of this instance does not overwrite it.
-        self.__dict__.pop("search_vector", None)
+    def problems_of_version(self, version: Version) -> list[validation.Problem]:
+        """One of this agent's versions' problems in the registry as it is now (those stored
+        for the live one)."""
+        if version.pk == self.live_version_id:
+            return [validation.Problem(**problem) for problem in self.problems]
+        return Agent.objects.problems_of(version.document, self, caller="change")
 
     def delegation_targets(self) -> list[tuple[str, str | None]]:
         """(name, key of that agent or None when no active agent has the name) for each agent
@@ -522,6 +609,7 @@ def derived_fields(document: AgentDocument) -> dict:
     problems = validation.intrinsic_problems(document, required_sections())
     errors, warnings = validation.counts(problems)
     return {
+        "rules": rules_fingerprint(),
         "text": text,
         "sha256": text_hash(text),
         "frontmatter": json_safe(document.frontmatter),
@@ -531,6 +619,39 @@ def derived_fields(document: AgentDocument) -> dict:
         "error_count": errors,
         "warning_count": warnings,
     }
+
+
+# What derived_fields gives a version besides its text.
+DERIVED_FIELDS = (
+    "rules",
+    "sha256",
+    "frontmatter",
+    "problems",
+    "delegations",
+    "name_line",
+    "error_count",
+    "warning_count",
+)
+
+
+def version_fields(document: AgentDocument) -> dict:
+    """derived_fields without the text, which the document has."""
+    fields = derived_fields(document)
+    del fields["text"]
+    return fields
+
+
+def created_rows(objects: list[models.Model]) -> list[models.Model]:
+    """Insert new rows of one model and return them with their ids: in bulk where the database
+    returns the ids of a bulk insert (PostgreSQL, SQLite 3.35+), else one by one."""
+    if not objects:
+        return []
+    manager = type(objects[0]).objects
+    if connections[manager.db].features.can_return_rows_from_bulk_insert:
+        return manager.bulk_create(objects)
+    for row in objects:
+        row.save(force_insert=True)
+    return objects
 
 
 def cached_fields(document: AgentDocument) -> dict:
@@ -582,7 +703,9 @@ class Version(models.Model):
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
-    # Caches derived from the text.
+    # Caches derived from the text: the text never changes, but what the rules find in it is
+    # found again when the rules change (rules: their fingerprint; AgentQuerySet.recheck).
+    rules = models.CharField(max_length=16, blank=True, default="")
     frontmatter = models.JSONField(null=True, blank=True)
     problems = models.JSONField(default=list, blank=True)  # intrinsic problems only
     delegations = models.JSONField(default=list, blank=True)  # [name, line, column]

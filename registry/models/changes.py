@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from enum import StrEnum
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -11,16 +13,21 @@ from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 
 from registry.agentfiles import validation
+from registry.editor import character_error
 from registry.models.agents import (
     Agent,
     StampedQuerySet,
     Version,
     parse_text,
-    required_sections,
     text_hash,
+    update_rows,
 )
 from registry.models.audit import AuditEvent
+from registry.models.compliance import enforcement_is_strict
 from registry.ops import metrics
+
+# The longest note a reviewer leaves with a verdict or a rejection; longer ones are cut.
+NOTE_MAX_LENGTH = 10_000
 
 
 class SaveConflict(Exception):
@@ -35,9 +42,158 @@ class WorkflowError(Exception):
     """A step the change request's state does not allow, with a message for the person."""
 
 
+class Result(StrEnum):
+    """What one workflow step did."""
+
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    CHANGES_REQUESTED = "changes_requested"
+    COMMENTED = "commented"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    PUBLISHED = "published"
+    # The live version moved since the change began: its text and the change's were merged
+    # into a new revision, which needs a fresh approval.
+    MERGED = "merged"
+    # The live version moved and both touch the same parts: handed back to the author.
+    CONFLICT = "conflict"
+    # Not allowed in the change's state: nothing was done.
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a transition did, in order (an approval may go on to publish, to a merge or to a
+    conflict), so that a page says it without guessing from the fields."""
+
+    results: tuple[Result, ...]
+    # PUBLISHED: the version made live; None when publishing archived the agent.
+    version: Version | None = None
+    conflicts: tuple[str, ...] = ()  # CONFLICT: the parts both sides changed
+    reason: str = ""  # REFUSED: why nothing was done
+    review: Review | None = None  # the verdict an approval or a request for changes recorded
+
+    @property
+    def result(self) -> Result:
+        return self.results[-1]
+
+    def then(self, later: Outcome) -> Outcome:
+        """This step followed by what it led to."""
+        return replace(later, results=self.results + later.results, review=self.review)
+
+
+@dataclass(frozen=True)
+class Action:
+    """Something a user may do with a change, as the change page offers it."""
+
+    name: str
+    label: str  # its button or link; {pk} stands for the change's number
+    # The ChangeRequest method that takes it (user first, then request and inputs); none for
+    # editing, which happens in the editor.
+    method: str = ""
+    # (argument of the method, form field it is read from).
+    inputs: tuple[tuple[str, str], ...] = ()
+    note: str = ""  # the label of its optional note, if it takes one
+    confirm: str = ""  # what it is folded behind, a second click confirming it; "" for nothing
+    help: str = ""
+    style: str = ""  # "primary" or "danger"
+    joins: str = ""  # the action whose form its button goes in ("" for a form of its own)
+    # Where the page offers it: "steps" (the workflow panel), "head" or "discussion".
+    place: str = "steps"
+
+    @property
+    def shows_text_hash(self) -> bool:
+        """Whether its form carries the hash of the text shown, refused if it changed since."""
+        return any(argument == "seen_hash" for argument, _ in self.inputs)
+
+
+REVIEW_INPUTS = (("body", "note"), ("seen_hash", "seen_hash"))
+# Every action, in the order the page offers them.
+ACTIONS = {
+    action.name: action
+    for action in (
+        Action(
+            "submit",
+            "Submit for review",
+            "submit",
+            help="Reviewers are asked to approve it; errors in the text stop it.",
+            style="primary",
+        ),
+        Action(
+            "approve",
+            "Approve",
+            "approve",
+            REVIEW_INPUTS,
+            note="Note to the author",
+            style="primary",
+        ),
+        Action(
+            "request_changes", "Request changes", "request_changes", REVIEW_INPUTS, joins="approve"
+        ),
+        Action("publish", "Publish", "publish", style="primary"),
+        Action(
+            "reject",
+            "Reject change #{pk}",
+            "reject",
+            (("body", "note"),),
+            note="Why",
+            confirm="Reject…",
+            help="A rejected change is closed for good.",
+            style="danger",
+        ),
+        Action(
+            "withdraw",
+            "Withdraw change #{pk}",
+            "withdraw",
+            confirm="Withdraw…",
+            help="A withdrawn change is closed for good; its text stays readable here.",
+            style="danger",
+        ),
+        Action("edit", "Edit in the editor", place="head"),
+        Action("comment", "Comment", "comment", (("body", "body"),), place="discussion"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A proposed text's problems, and its errors against its baseline (ChangeRequest.checked)."""
+
+    problems: list[validation.Problem]
+    baseline: Version | None  # None: every error counts
+    errors: validation.AgainstBase
+
+    @property
+    def introduced(self) -> list[validation.Problem]:
+        return self.errors.introduced
+
+    @property
+    def already_there(self) -> list[validation.Problem]:
+        return self.errors.already_there
+
+    @property
+    def fixed(self) -> list[validation.Problem]:
+        return self.errors.fixed
+
+    @property
+    def warnings(self) -> list[validation.Problem]:
+        return [problem for problem in self.problems if not problem.is_error]
+
+
 class ChangeRequestQuerySet(StampedQuerySet):
     def active(self):
         return self.filter(status__in=ChangeRequest.ACTIVE_STATUSES)
+
+    def recount(self) -> None:
+        """Count again the errors and warnings of these changes' texts, against the registry
+        as it is now (after the rules changed). Their revisions stay as they are."""
+        changes = list(self.select_related("agent"))
+        for change in changes:
+            if change.kind != ChangeRequest.Kind.ARCHIVE:
+                change.error_count, change.warning_count = validation.counts(
+                    change.current_problems()
+                )
+        update_rows(changes, ["error_count", "warning_count"])
 
     def waiting_for(self, user):
         """The changes in which it is this user's turn to act."""
@@ -144,16 +300,21 @@ class ChangeRequest(models.Model):
         text: str,
         message: str = "",
         agent: Agent | None = None,
-        problems=(),
         kind: str | None = None,
         request=None,
         base_version: Version | None = None,
     ) -> ChangeRequest:
-        errors, warnings = validation.counts(problems)
+        """Propose text for agent (None: a new agent) as author's draft, checked as every way in
+        checks it. Refused with a ValidationError whose code says why (see clean_message,
+        AgentQuerySet.check_proposed_name, parse_text); any other problem of the text is
+        counted, and stops only its submission."""
+        kind = kind or (cls.Kind.EDIT if agent else cls.Kind.CREATE)
+        message = cls.clean_message(message)
+        errors, warnings = cls._checked_counts(text, agent, kind)
         with transaction.atomic():
             change = cls.objects.create(
                 agent=agent,
-                kind=kind or (cls.Kind.EDIT if agent else cls.Kind.CREATE),
+                kind=kind,
                 author=author,
                 base_version=(base_version or agent.live_version) if agent else None,
                 text=text,
@@ -165,16 +326,42 @@ class ChangeRequest(models.Model):
             AuditEvent.record("change.create", actor=author, obj=change, request=request)
         return change
 
-    def save_text(
-        self, text: str, message: str, expected_revision: int, problems=(), *, rebase=False
-    ) -> None:
-        """Store a new revision of the proposal, unless someone saved since expected_revision.
+    @classmethod
+    def clean_message(cls, message: str) -> str:
+        """The message as stored, its runs of white space made one space. Checked as given:
+        refused (ValidationError, code message-too-long or message-characters) when it is over
+        the limit or holds a character that cannot be stored or that a reader cannot see."""
+        limit = cls._meta.get_field("message").max_length
+        if len(message) > limit:
+            raise ValidationError(
+                f"the message is {len(message):,} characters long; the limit is {limit:,}",
+                code="message-too-long",
+            )
+        if problem := character_error(message):
+            raise ValidationError(f"the message, {problem}", code="message-characters")
+        return " ".join(message.split())
+
+    @classmethod
+    def _checked_counts(cls, text: str, agent: Agent | None, kind: str) -> tuple[int, int]:
+        """(errors, warnings) of text proposed for agent, against the registry as it is now,
+        after the name rule; ValidationError for a text or a name that cannot be proposed. An
+        archive's text is the live one, which it leaves as it is: nothing to check."""
+        if kind == cls.Kind.ARCHIVE:
+            return 0, 0
+        document = parse_text(text)
+        Agent.objects.check_proposed_name(document, agent)
+        return validation.counts(Agent.objects.problems_of(document, agent, caller="change"))
+
+    def save_text(self, text: str, message: str, expected_revision: int, *, rebase=False) -> None:
+        """Store a new revision of the proposal, unless someone saved since expected_revision
+        (SaveConflict). The message and the text are checked as start_draft checks them.
 
         An approved change goes back to open: its approvals were for the old text. With rebase,
         the author resolved a conflict: the change is now based on rebase, the Version the text
         was resolved against (True: the live version now, which is right only if it cannot have
         moved since the author read it; a later version would be overwritten on publishing)."""
-        errors, warnings = validation.counts(problems)
+        message = self.clean_message(message)
+        errors, warnings = self._checked_counts(text, self.agent, self.kind)
         fields = {
             "text": text,
             "text_hash": text_hash(text),
@@ -210,6 +397,22 @@ class ChangeRequest(models.Model):
         """The proposed text's problems in the registry as it is now."""
         return Agent.objects.problems_of(parse_text(self.text), self.agent, caller="change")
 
+    def baseline_version(self) -> Version | None:
+        """The version whose errors this change may keep: the one it is based on. None for a
+        new agent, which must be free of errors, and under REGISTRY_ENFORCEMENT=strict."""
+        if self.agent_id is None or enforcement_is_strict():
+            return None
+        return self.base_version
+
+    def checked(self) -> Checked:
+        """The proposed text's problems, its errors sorted against its baseline's (by code and
+        the key or section they concern): those it introduces stop it; those already there
+        do not; those it fixes are gone."""
+        problems = validation.sort_problems(self.current_problems())
+        baseline = self.baseline_version()
+        base = self.agent.problems_of_version(baseline) if baseline else []
+        return Checked(problems, baseline, validation.against_base(problems, base))
+
     def valid_approvals(self):
         """Approvals of exactly the current text, one per reviewer, never the author's."""
         return (
@@ -218,9 +421,6 @@ class ChangeRequest(models.Model):
             .values("reviewer")
             .distinct()
         )
-
-    def stale_approvals(self):
-        return self.reviews.filter(verdict=Review.Verdict.APPROVE).exclude(text_hash=self.text_hash)
 
     def next_actor(self) -> str:
         """Who must act next, in words."""
@@ -231,10 +431,45 @@ class ChangeRequest(models.Model):
             self.Status.OPEN: "a reviewer other than the author",
             self.Status.CHANGES_REQUESTED: "the author, to address the requested changes",
             self.Status.APPROVED: "a reviewer, to publish it",
-        }.get(self.status, "nobody: it is closed")
+        }.get(self.status, "")
+
+    def where_it_stands(self) -> str:
+        """The change's state in a sentence, for its page: who acts next, or how it closed."""
+        if self.is_active:
+            return f"Next: {self.next_actor()}."
+        if self.status == self.Status.PUBLISHED:
+            if self.kind == self.Kind.ARCHIVE:
+                return "Closed: published, and the agent is archived."
+            if self.published_version_id:
+                return f"Closed: published as version {self.published_version.number}."
+            return "Closed: published."
+        if self.status == self.Status.REJECTED:
+            return "Closed: rejected by a reviewer."
+        return "Closed: withdrawn by its author."
+
+    def actions_for(self, user) -> list[Action]:
+        """What this user may do with the change now, in the order the page offers it, with
+        each label made for this change (the server checks again when an action is taken)."""
+        allowed = self.allowed_actions(user)
+        actions = [
+            replace(action, label=action.label.format(pk=self.pk))
+            for name, action in ACTIONS.items()
+            if name in allowed
+        ]
+        if "approve" in allowed and self.approvals_missing() == 1:
+            last = "It is the last approval needed: approving publishes the change at once."
+            actions = [
+                replace(action, help=last) if action.name == "approve" else action
+                for action in actions
+            ]
+        return actions
+
+    def approvals_missing(self) -> int:
+        """How many more approvals of the current text publishing needs."""
+        return max(settings.REGISTRY_APPROVALS_REQUIRED - self.valid_approvals().count(), 0)
 
     def allowed_actions(self, user) -> set[str]:
-        """The actions this user may take now (the server checks again when they are taken)."""
+        """The names of the actions this user may take now."""
         actions = set()
         is_author = user.pk == self.author_id
         can_propose = user.has_perm("registry.propose_change")
@@ -255,6 +490,21 @@ class ChangeRequest(models.Model):
         return actions
 
     # Transitions ---------------------------------------------------------------------------
+
+    def take(self, name: str, user, request=None, **inputs) -> Outcome:
+        """Take the action of ACTIONS named name as user, with the inputs its form gives
+        (Action.inputs). A step the change's state does not allow comes back as a refused
+        outcome; one this user may never take raises PermissionDenied."""
+        action = ACTIONS[name]
+        if not action.method:
+            raise ValueError(f"{name} is not a step taken on the change itself")
+        arguments = {
+            argument: inputs[argument] for argument, _ in action.inputs if argument in inputs
+        }
+        try:
+            return getattr(self, action.method)(user, request=request, **arguments)
+        except WorkflowError as refusal:
+            return Outcome((Result.REFUSED,), reason=str(refusal))
 
     def _locked(self) -> ChangeRequest:
         return ChangeRequest.objects.select_for_update().get(pk=self.pk)
@@ -283,7 +533,7 @@ class ChangeRequest(models.Model):
             )
             raise
 
-    def submit(self, user, request=None) -> None:
+    def submit(self, user, request=None) -> Outcome:
         if user.pk != self.author_id or not user.has_perm("registry.propose_change"):
             self._deny(user, "submit", "only the author can submit this change", request)
         with transaction.atomic():
@@ -295,25 +545,30 @@ class ChangeRequest(models.Model):
             if change.conflicts:
                 raise WorkflowError("resolve the conflict in the editor before submitting")
             if change.kind != self.Kind.ARCHIVE:
-                errors = [p for p in change.current_problems() if p.is_error]
+                errors = change.checked().introduced
                 if errors:
+                    baseline = change.baseline_version()
                     raise WorkflowError(
-                        f"the text has {len(errors)} error{'s' if len(errors) != 1 else ''}; "
-                        f"fix them before submitting (first: line {errors[0].line}: "
+                        f"the text has {len(errors)} error{'s' if len(errors) != 1 else ''}"
+                        + (f" that version {baseline.number} does not have" if baseline else "")
+                        + f"; fix them before submitting (first: line {errors[0].line}: "
                         f"{errors[0].message})"
                     )
             change.status = self.Status.OPEN
             change.save(update_fields=["status", "updated_at"])
             AuditEvent.record("change.submit", actor=user, obj=change, request=request)
         self.refresh_from_db()
+        return Outcome((Result.SUBMITTED,))
 
     def review(
         self, user, verdict: str, body: str = "", request=None, *, seen_hash: str | None = None
-    ) -> Review:
-        """Approve, request changes or comment as a reviewer. Enough approvals publish.
+    ) -> Outcome:
+        """Approve, request changes or comment as a reviewer, with body as the note (cut at
+        NOTE_MAX_LENGTH). Enough approvals publish: the outcome then says what publishing did.
 
         seen_hash is the hash of the text the reviewer was shown: if the text changed since,
         the review is refused, so that nobody approves text they have not seen."""
+        body = body.strip()[:NOTE_MAX_LENGTH]
         if not user.has_perm("registry.review_change"):
             self._deny(user, verdict, "only reviewers can review changes", request)
         if user.pk == self.author_id and verdict != Review.Verdict.COMMENT:
@@ -343,6 +598,11 @@ class ChangeRequest(models.Model):
                 request=request,
                 revision=change.revision,
             )
+            result = {
+                Review.Verdict.APPROVE: Result.APPROVED,
+                Review.Verdict.REQUEST_CHANGES: Result.CHANGES_REQUESTED,
+            }.get(verdict, Result.COMMENTED)
+            outcome = Outcome((result,), review=review)
             if verdict == Review.Verdict.REQUEST_CHANGES:
                 change.status = self.Status.CHANGES_REQUESTED
                 change.save(update_fields=["status", "updated_at"])
@@ -352,11 +612,11 @@ class ChangeRequest(models.Model):
             ):
                 change.status = self.Status.APPROVED
                 change.save(update_fields=["status", "updated_at"])
-                change._publish(user, request)
+                outcome = outcome.then(change._publish(user, request))
         self.refresh_from_db()
-        return review
+        return outcome
 
-    def publish(self, user, request=None) -> None:
+    def publish(self, user, request=None) -> Outcome:
         if not user.has_perm("registry.review_change"):
             self._deny(user, "publish", "only reviewers can publish changes", request)
         with transaction.atomic():
@@ -365,11 +625,13 @@ class ChangeRequest(models.Model):
                 raise WorkflowError(
                     f"a change that is {change.get_status_display()} cannot be published"
                 )
-            change._publish(user, request)
+            outcome = change._publish(user, request)
         self.refresh_from_db()
+        return outcome
 
-    def _publish(self, user, request) -> None:
-        """Inside the caller's transaction, with this change row locked."""
+    def _publish(self, user, request) -> Outcome:
+        """Inside the caller's transaction, with this change row locked: published, or merged
+        with a live version that moved, or handed back in conflict with it."""
         if self.valid_approvals().count() < settings.REGISTRY_APPROVALS_REQUIRED:
             raise WorkflowError("the current text does not have enough approvals")
         if self.kind == self.Kind.CREATE:
@@ -377,8 +639,7 @@ class ChangeRequest(models.Model):
         else:
             agent = Agent.objects.select_for_update().get(pk=self.agent_id)
             if agent.live_version_id != self.base_version_id:
-                self._merge_with_live(agent, user, request)
-                return
+                return self._merge_with_live(agent, user, request)
             if self.kind == self.Kind.ARCHIVE:
                 agent.archived = True
                 agent.save(update_fields=["archived", "updated_at"])
@@ -399,23 +660,19 @@ class ChangeRequest(models.Model):
             request=request,
             version=version.number if version else None,
         )
+        return Outcome((Result.PUBLISHED,), version=version)
 
     def _publish_new_agent(self) -> Version:
-        document = parse_text(self.text)
-        name = validation.agent_name(document) or ""
         try:
-            Agent.objects.check_name_available(name)
-            path = Agent.path_for_name(name)
-        except ValidationError as error:
+            agent = Agent.create_new(
+                self.text, self.author, self.message or "Created", refresh=False
+            )
+        except ValidationError as error:  # its name was taken meanwhile
             raise WorkflowError(" ".join(error.messages)) from None
-        if Agent.objects.filter(path=path).exists():
-            raise WorkflowError(f"a file already exists at {path}")
-        agent = Agent.objects.create(path=path, key=Agent.objects.unique_key(name, path))
-        version = agent.add_version(self.text, self.author, self.message or "Created")
         self.agent = agent
-        return version
+        return agent.live_version
 
-    def _merge_with_live(self, agent: Agent, user, request) -> None:
+    def _merge_with_live(self, agent: Agent, user, request) -> Outcome:
         """The live version moved since this change began: merge, or hand back a conflict."""
         base = self.base_version.text if self.base_version_id else ""
         live = agent.live_version.text if agent.live_version_id else ""
@@ -440,8 +697,8 @@ class ChangeRequest(models.Model):
             AuditEvent.record(
                 "change.conflict", actor=user, obj=self, request=request, parts=conflicts
             )
-            return
-        problems = validation.intrinsic_problems(parse_text(result_text), required_sections())
+            return Outcome((Result.CONFLICT,), conflicts=tuple(conflicts))
+        problems = Agent.objects.problems_of(parse_text(result_text), agent, caller="change")
         errors, warnings = validation.counts(problems)
         self.text = result_text
         self.text_hash = text_hash(result_text)
@@ -459,25 +716,29 @@ class ChangeRequest(models.Model):
         AuditEvent.record(
             "change.merge", actor=user, obj=self, request=request, revision=self.revision
         )
+        return Outcome((Result.MERGED,))
 
-    def request_changes(self, user, body="", request=None, *, seen_hash=None) -> Review:
+    def request_changes(self, user, body="", request=None, *, seen_hash=None) -> Outcome:
         return self.review(user, Review.Verdict.REQUEST_CHANGES, body, request, seen_hash=seen_hash)
 
-    def approve(self, user, body="", request=None, *, seen_hash=None) -> Review:
+    def approve(self, user, body="", request=None, *, seen_hash=None) -> Outcome:
         return self.review(user, Review.Verdict.APPROVE, body, request, seen_hash=seen_hash)
 
-    def reject(self, user, body: str = "", request=None) -> None:
+    def reject(self, user, body: str = "", request=None) -> Outcome:
         if not user.has_perm("registry.review_change") or user.pk == self.author_id:
             self._deny(user, "reject", "only a reviewer other than the author can reject", request)
         # Only a change waiting for a reviewer: a draft, or one sent back, is its author's turn.
         waiting = (self.Status.OPEN, self.Status.APPROVED)
+        body = body.strip()[:NOTE_MAX_LENGTH]
         with self._refusal_denied(user, "reject", request):
             self._close(user, self.Status.REJECTED, "change.reject", body, request, waiting)
+        return Outcome((Result.REJECTED,))
 
-    def withdraw(self, user, request=None) -> None:
+    def withdraw(self, user, request=None) -> Outcome:
         if user.pk != self.author_id:
             self._deny(user, "withdraw", "only the author can withdraw this change", request)
         self._close(user, self.Status.WITHDRAWN, "change.withdraw", "", request)
+        return Outcome((Result.WITHDRAWN,))
 
     def _close(
         self, user, status: str, action: str, body: str, request, from_statuses=ACTIVE_STATUSES
@@ -498,7 +759,7 @@ class ChangeRequest(models.Model):
             AuditEvent.record(action, actor=user, obj=change, request=request)
         self.refresh_from_db()
 
-    def comment(self, user, body: str, request=None) -> Comment:
+    def comment(self, user, body: str, request=None) -> Outcome:
         if not (
             user.has_perm("registry.propose_change") or user.has_perm("registry.review_change")
         ):
@@ -512,26 +773,35 @@ class ChangeRequest(models.Model):
                 raise WorkflowError(
                     f"a change that is {change.get_status_display()} cannot be commented on"
                 )
-            comment = Comment.objects.create(change=change, author=user, body=body[:10_000])
+            Comment.objects.create(change=change, author=user, body=body[:10_000])
             AuditEvent.record("change.comment", actor=user, obj=change, request=request)
-        return comment
+        return Outcome((Result.COMMENTED,))
 
     @classmethod
     def propose_restore(cls, version: Version, user, request=None) -> ChangeRequest:
-        """A change request that puts an old version's text back, through review."""
+        """A change request that puts an old version's text back, through review: checked and
+        counted as any proposal is, against the agents there are now (ValidationError)."""
         agent = version.agent
+        if version.pk == agent.live_version_id:
+            raise ValidationError(
+                f"Version {version.number} is the live version already.", code="restore-live"
+            )
         return cls.start_draft(
             author=user,
             text=version.text,
             message=f"Restore version {version.number}",
             agent=agent,
-            problems=validation.intrinsic_problems(version.document, required_sections()),
             kind=cls.Kind.RESTORE,
             request=request,
         )
 
     @classmethod
     def propose_archive(cls, agent: Agent, user, request=None) -> ChangeRequest:
+        """A change request that archives agent once approved (ValidationError if it is)."""
+        if agent.archived:
+            raise ValidationError(
+                f"{agent.display_name} is archived already.", code="agent-archived"
+            )
         live = agent.live_version.text if agent.live_version_id else ""
         return cls.start_draft(
             author=user,

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 
 from registry.agentfiles import validation
 from registry.agentfiles.document import AgentDocument, DocumentError
@@ -282,22 +281,15 @@ def _note_open_changes(entries: list[DriftEntry]) -> None:
             entry.open_change = open_changes.get(entry.file_hash)
 
 
-def _problems(document, agent: Agent | None) -> list[validation.Problem]:
-    return Agent.objects.problems_of(document, agent, caller="drift")
-
-
 def import_message(path: str, document: AgentDocument, agent: Agent | None) -> str:
     """The change's message: where the text came from, and for a new agent where the registry
     will put it, which is made from its name and is not necessarily where the file is."""
     message = f"Imported from the repository: {path}"
-    if agent is None:
-        name = validation.agent_name(document) or ""
-        try:
-            new_path = Agent.path_for_name(name)
-        except ValidationError:
-            message += " (its name is not valid: correct it before publishing)"
-        else:
-            if new_path != path:
-                message += f" (published, it will be written to {new_path}, after its name)"
+    name = validation.agent_name(document) or ""
+    # A new agent's name is valid, or the change is refused (AgentQuerySet.check_proposed_name).
+    if agent is None and validation.is_valid_name(name):
+        new_path = Agent.path_for_name(name)
+        if new_path != path:
+            message += f" (published, it will be written to {new_path}, after its name)"
     limit = ChangeRequest._meta.get_field("message").max_length
     return message if len(message) <= limit else message[: limit - 1] + "…"

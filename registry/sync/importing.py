@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from django.db import DatabaseError, connections, models, transaction
-from django.utils import timezone
+from django.db import DatabaseError, connections, transaction
 
 from registry.agentfiles.document import AgentDocument, DocumentError
-from registry.models import search
 from registry.models.agents import (
     Agent,
-    Version,
-    cached_fields,
-    derived_fields,
     logger,
     max_file_bytes,
     text_hash,
     update_rows,
+    version_fields,
 )
+from registry.models.deriving import PARALLEL_MIN_FILES, deriving
 from registry.sync.files import (
     UnsafePath,
     clean_relative_path,
@@ -139,7 +133,7 @@ def import_files(
                 progress.step()
         if not dry_run:
             update_rows(synced, ["synced_hash"])
-            with _deriving([document for _, _, document, _ in to_store], workers) as derived:
+            with deriving([document for _, _, document, _ in to_store], workers) as derived:
                 for start in range(0, len(to_store), IMPORT_BATCH):
                     batch = to_store[start : start + IMPORT_BATCH]
                     fields = [next(derived) for _ in batch]
@@ -158,9 +152,7 @@ def import_files(
             logger.warning("ANALYZE after the import failed: %s", error)
     if dry_run:
         report.with_errors = [
-            path
-            for path, _, document in accepted
-            if _derive((document.text, document.bom))[0]["error_count"]
+            path for path, _, document in accepted if version_fields(document)["error_count"]
         ]
     else:
         report.with_errors = list(
@@ -174,97 +166,17 @@ def import_files(
 IMPORT_BATCH = 500
 
 
-# Below this many files, starting processes costs more than it saves.
-PARALLEL_MIN_FILES = 200
-
-
-@contextmanager
-def _deriving(documents: list[AgentDocument], workers: int):
-    """An iterator of (version fields without the text, agent fields) for documents, in order:
-    computed here, or by `workers` forked processes (a document takes about a millisecond).
-    A worker that dies (killed, out of memory) raises BrokenProcessPool here: the import's
-    transaction is rolled back rather than left waiting."""
-    items = [(d.text, d.bom) for d in documents]
-    if workers <= 1 or len(items) < PARALLEL_MIN_FILES:
-        yield map(_derive, items)
-        return
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        yield pool.map(_derive, items, chunksize=50)
-
-
-def _derive(text_and_bom: tuple[str, bool]) -> tuple[dict, dict]:
-    # A document of its own, dropped once read: the caller's keeps no parse of its body.
-    document = AgentDocument(*text_and_bom)
-    version_fields = derived_fields(document)
-    del version_fields["text"]  # the caller has it
-    return version_fields, cached_fields(document)
-
-
-def _created(objects: list[models.Model]) -> list[models.Model]:
-    """Insert new rows of one model and return them with their ids: in bulk where the database
-    returns the ids of a bulk insert (PostgreSQL, SQLite 3.35+), else one by one."""
-    if not objects:
-        return []
-    manager = type(objects[0]).objects
-    if connections[manager.db].features.can_return_rows_from_bulk_insert:
-        return manager.bulk_create(objects)
-    for row in objects:
-        row.save(force_insert=True)
-    return objects
-
-
 def _store_imported(batch, fields, author, message: str, progress) -> None:
-    """Store (path, text, document, agent or None) as each agent's next version, in bulk: the
-    new agents, then the versions, then the agents' cached fields and the search index.
-    fields: (version fields, agent fields) of each document."""
-    new = [
-        (path, agent_fields)
-        for (path, _, _, agent), (_, agent_fields) in zip(batch, fields, strict=True)
-        if agent is None
-    ]
-    keys = Agent.objects.unique_keys([(agent_fields["name"], path) for path, agent_fields in new])
-    created = iter(
-        _created([Agent(path=path, key=key) for (path, _), key in zip(new, keys, strict=True)])
+    """Store (path, text, document, agent or None) as each agent's next version, in bulk, with
+    fields: (version fields, agent fields) of each document, derived already."""
+    Agent.objects.make_live(
+        [
+            (agent, path, document, derived)
+            for (path, _, document, agent), derived in zip(batch, fields, strict=True)
+        ],
+        author,
+        message,
+        synced=True,
     )
-    agents = [agent or next(created) for _, _, _, agent in batch]
-    latest = dict(
-        Version.objects.filter(agent__in=[agent for _, _, _, agent in batch if agent])
-        .values("agent")
-        .annotate(latest=models.Max("number"))
-        .values_list("agent", "latest")
-    )
-    versions = []
-    for agent, (_, text, _, _), (version_fields, _) in zip(agents, batch, fields, strict=True):
-        number = latest.get(agent.pk, 0) + 1
-        versions.append(
-            Version(
-                agent=agent,
-                number=number,
-                text=text,
-                author=author,
-                message=message,
-                parent=agent.live_version,
-                **version_fields,
-            )
-        )
-    versions = _created(versions)
-    now = timezone.now()
-    for agent, version, (_, agent_fields) in zip(agents, versions, fields, strict=True):
-        agent.live_version = version
-        for name, value in agent_fields.items():
-            setattr(agent, name, value)
-        agent.synced_hash = version.sha256
-        agent.updated_at = now
     if progress is not None:
         progress.step(len(batch))
-    update_rows(
-        agents, ["live_version", "name", "description", "category", "synced_hash", "updated_at"]
-    )
-    search.write_index(
-        connections[Agent.objects.db],
-        [
-            (agent.pk, agent.name, agent.description, document.body)
-            for agent, (_, _, document, _) in zip(agents, batch, strict=True)
-        ],
-    )

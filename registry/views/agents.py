@@ -7,6 +7,7 @@ from pathlib import PurePosixPath
 from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -266,10 +267,11 @@ def agent_restore(request: HttpRequest, key: str, number: int):
     )
     agent = get_object_or_404(Agent, key=key)
     version = get_object_or_404(Version.objects.select_related("agent"), agent=agent, number=number)
-    if version.pk == agent.live_version_id:
-        messages.error(request, f"Version {number} is the live version already.")
+    try:
+        change = ChangeRequest.propose_restore(version, request.user, request=request)
+    except ValidationError as refusal:
+        messages.error(request, " ".join(refusal.messages))
         return redirect("registry:agent_history", key=agent.key)
-    change = ChangeRequest.propose_restore(version, request.user, request=request)
     messages.success(
         request,
         f"Change #{change.pk} proposes restoring version {number}. Submit it for review: "
@@ -289,10 +291,11 @@ def agent_archive(request: HttpRequest, key: str):
         key=key,
     )
     agent = get_object_or_404(Agent.objects.select_related("live_version"), key=key)
-    if agent.archived:
-        messages.error(request, f"{agent.display_name} is archived already.")
+    try:
+        change = ChangeRequest.propose_archive(agent, request.user, request=request)
+    except ValidationError as refusal:
+        messages.error(request, " ".join(refusal.messages))
         return redirect("registry:agent_detail", key=agent.key)
-    change = ChangeRequest.propose_archive(agent, request.user, request=request)
     messages.success(
         request,
         f"Change #{change.pk} proposes archiving {agent.display_name}. Submit it for review: "

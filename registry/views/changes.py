@@ -14,9 +14,11 @@ from registry.agentfiles import validation
 from registry.models import (
     Agent,
     ChangeRequest,
-    WorkflowError,
+    Outcome,
+    Result,
     parse_text,
 )
+from registry.models.changes import ACTIONS, Action
 from registry.views.common import HtmxHttpRequest, _diff_context, _wants_fragment, _with_vary
 
 RECENTLY_PUBLISHED = 20
@@ -25,17 +27,15 @@ RECENTLY_PUBLISHED = 20
 MY_CHANGES_SHOWN = 50
 
 
-NOTE_MAX_LENGTH = 10_000
-
-
-CHANGE_ACTIONS = {
-    "submit": "Submitted for review.",
-    "approve": "Approved.",
-    "request_changes": "Changes requested: the author has been asked to revise it.",
-    "reject": "Rejected.",
-    "withdraw": "Withdrawn.",
-    "publish": "Published.",
-    "comment": "Comment added.",
+# What the page says a step did, by what it did first.
+DONE = {
+    Result.SUBMITTED: "Submitted for review.",
+    Result.APPROVED: "Approved.",
+    Result.CHANGES_REQUESTED: "Changes requested: the author has been asked to revise it.",
+    Result.REJECTED: "Rejected.",
+    Result.WITHDRAWN: "Withdrawn.",
+    Result.PUBLISHED: "Published.",
+    Result.COMMENTED: "Comment added.",
 }
 
 
@@ -71,29 +71,27 @@ def change_detail(request: HtmxHttpRequest, pk: int):
     if _wants_fragment(request):
         return _with_vary(render(request, f"{template}#diff", context))
 
-    problems, unreadable = [], ""
+    checked, unreadable = None, ""
     if change.is_active and change.kind != ChangeRequest.Kind.ARCHIVE:
         try:
-            problems = validation.sort_problems(change.current_problems())
+            checked = change.checked()
         except ValidationError as error:
             unreadable = " ".join(error.messages)
     reviews = list(change.reviews.select_related("reviewer"))
     for review in reviews:
         review.change = change  # Review.is_stale compares with it; no query per review
     new_name, new_path = ("", "") if change.agent_id else _new_agent_place(change)
-    actions = change.allowed_actions(request.user)
+    actions = change.actions_for(request.user)
     context.update(
         {
-            "problems": problems,
-            "error_count": sum(1 for problem in problems if problem.is_error),
+            "checked": checked,
             "unreadable": unreadable,
             "reviews": reviews,
             "comments": change.comments.select_related("author"),
             "valid_approvals": change.valid_approvals().count(),
             "approvals_required": settings.REGISTRY_APPROVALS_REQUIRED,
-            "actions": actions,
-            # The workflow steps the side panel offers (editing and comments have their places).
-            "step_actions": actions - {"comment", "edit"},
+            "actions": {action.name: action for action in actions},
+            "step_forms": _step_forms(actions),
             "editor_url": change_editor_url(change),
             "new_name": new_name,
             "new_path": new_path,
@@ -102,62 +100,58 @@ def change_detail(request: HtmxHttpRequest, pk: int):
     return _with_vary(render(request, template, context))
 
 
+def _step_forms(actions: list[Action]) -> list[list[Action]]:
+    """The workflow panel's forms: each a list of the actions whose buttons it holds, the first
+    one's form (request changes is a second button of the approval's form)."""
+    forms: dict[str, list[Action]] = {}
+    for action in actions:
+        if action.place == "steps":
+            forms.setdefault(action.joins if action.joins in forms else action.name, []).append(
+                action
+            )
+    return list(forms.values())
+
+
 @require_POST
 def change_action(request: HtmxHttpRequest, pk: int, action: str):
     """One step of the workflow, taken by the model, which checks who may take it."""
-    if action not in CHANGE_ACTIONS:
+    step = ACTIONS.get(action)
+    if step is None or not step.method:
         raise Http404("No such action.")
     change = get_object_or_404(ChangeRequest, pk=pk)
-    note = request.POST.get("note", "").strip()[:NOTE_MAX_LENGTH]
-    revision = change.revision
-    try:
-        if action == "submit":
-            change.submit(request.user, request=request)
-        elif action in {"approve", "request_changes"}:
-            # The hash of the text the reviewer was shown: a text changed since is refused.
-            seen_hash = request.POST.get("seen_hash", "")
-            review = change.approve if action == "approve" else change.request_changes
-            review(request.user, note, request, seen_hash=seen_hash)
-        elif action == "reject":
-            change.reject(request.user, note, request)
-        elif action == "withdraw":
-            change.withdraw(request.user, request)
-        elif action == "publish":
-            change.publish(request.user, request)
-        else:
-            change.comment(request.user, request.POST.get("body", ""), request)
-    except WorkflowError as error:
-        messages.error(request, f"Nothing was done: {error}.")
-    else:
-        _report_outcome(request, change, action, revision)
+    inputs = {argument: request.POST.get(field, "") for argument, field in step.inputs}
+    _say(request, change.take(action, request.user, request=request, **inputs))
     url = reverse("registry:change_detail", args=[change.pk])
     if request.htmx:
         return HttpResponseClientRedirect(url)
     return redirect(url)
 
 
-def _report_outcome(request: HttpRequest, change: ChangeRequest, action: str, revision: int):
-    if change.status == ChangeRequest.Status.PUBLISHED and action in {"approve", "publish"}:
-        if change.published_version_id:
-            outcome = f"published as version {change.published_version.number}"
+def _say(request: HttpRequest, outcome: Outcome) -> None:
+    """Tell the user what the step did."""
+    if outcome.result == Result.REFUSED:
+        messages.error(request, f"Nothing was done: {outcome.reason}.")
+    elif outcome.result == Result.PUBLISHED:
+        if outcome.version is not None:
+            where = f"published as version {outcome.version.number}"
         else:
-            outcome = "published: the agent is archived"
-        messages.success(request, f"{CHANGE_ACTIONS[action]} The change is {outcome}.")
-    elif change.conflicts and action in {"approve", "publish"}:
+            where = "published: the agent is archived"
+        messages.success(request, f"{DONE[outcome.results[0]]} The change is {where}.")
+    elif outcome.result == Result.CONFLICT:
         messages.warning(
             request,
             "The live version changed since this change began and both touch "
-            f"{', '.join(change.conflicts)}: it was not published. The author must resolve the "
+            f"{', '.join(outcome.conflicts)}: it was not published. The author must resolve the "
             "conflict in the editor.",
         )
-    elif change.revision != revision and action in {"approve", "publish"}:
+    elif outcome.result == Result.MERGED:
         messages.warning(
             request,
             "The live version changed since this change began; the two were merged into a new "
             "revision, which needs a fresh approval. Nothing was published.",
         )
     else:
-        messages.success(request, CHANGE_ACTIONS[action])
+        messages.success(request, DONE[outcome.result])
 
 
 @require_GET

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -12,7 +12,6 @@ from registry.agentfiles.document import AgentDocument
 from registry.models import Agent, AuditEvent, ChangeRequest, text_hash
 from registry.sync.drift import (
     DriftReport,
-    _problems,
     compare,
     import_message,
     read_file,
@@ -78,15 +77,17 @@ def drift_import(request):
     if existing is not None:
         messages.info(request, f"Change #{existing.pk} already proposes this text.")
         return back
-    document = AgentDocument(file.text)
-    change = ChangeRequest.start_draft(
-        author=request.user,
-        text=file.text,
-        message=import_message(path, document, agent),
-        agent=agent,
-        problems=_problems(document, agent),
-        request=request,
-    )
+    try:
+        change = ChangeRequest.start_draft(
+            author=request.user,
+            text=file.text,
+            message=import_message(path, AgentDocument(file.text), agent),
+            agent=agent,
+            request=request,
+        )
+    except ValidationError as refusal:
+        messages.error(request, f"Not imported: {path}: {' '.join(refusal.messages)}.")
+        return back
     AuditEvent.record(
         "drift.import",
         actor=request.user,

@@ -23,10 +23,9 @@ from registry.models import (
     ChangeRequest,
     SaveConflict,
     Version,
+    enforcement_is_strict,
 )
 from registry.views.common import HtmxHttpRequest
-
-MESSAGE_MAX_LENGTH = ChangeRequest._meta.get_field("message").max_length
 
 
 def _changes_of(agent: Agent | None):
@@ -102,6 +101,15 @@ def _render_editor(
     problems = [] if form.too_large else _problems(document, agent)
     slots = form.slots(problems)
     errors, warnings = validation.counts(problems)
+    # The errors the version it would change has already: they do not stop a change.
+    baseline = change.baseline_version() if change is not None else None
+    if change is None and agent is not None and not enforcement_is_strict():
+        baseline = agent.live_version
+    already_there = (
+        len(validation.against_base(problems, agent.problems_of_version(baseline)).already_there)
+        if baseline is not None and errors
+        else 0
+    )
     name = validation.agent_name(document) or ""
     structured = form.mode == editor.STRUCTURED
     shown = form.shown if structured else None
@@ -142,6 +150,8 @@ def _render_editor(
             if document.find_section(title) is None
         ],
         "error_count": errors,
+        "already_there": already_there,
+        "baseline": baseline,
         "warning_count": warnings,
         "size_text": f"{form.size:,} of {form.max_bytes:,} bytes",
         "preview": render_markdown(document.body),
@@ -249,48 +259,47 @@ def _editor_save(
     overwrite: bool,
 ):
     """Save the text as the user's draft. Only input that cannot be stored, or a name that is
-    taken, stops it: a draft may have problems (they stop submitting it for review)."""
-    message = " ".join(request.POST.get("message", "").split())
-    if len(message) > MESSAGE_MAX_LENGTH:
-        form.errors["message"] = f"Keep the message under {MESSAGE_MAX_LENGTH} characters."
-    elif problem := editor.character_error(message):
-        form.errors["message"] = problem
-    if not form.errors:
-        name_error = _name_error(agent, form.document)
-        if name_error:
-            form.errors[form.name_place] = name_error
+    taken, stops it (the model's refusal, shown beside the field at fault): a draft may have
+    problems (they stop submitting it for review)."""
     if form.errors:
         return _render_editor(request, agent, change, form)
-    text = form.text
-    problems = _problems(form.document, agent)
-    if change is None:
-        change = ChangeRequest.start_draft(
-            author=request.user,
-            text=text,
-            message=message,
-            agent=agent,
-            problems=problems,
-            base_version=_posted_version(request, agent, "base"),
-        )
-    else:
-        posted = request.POST.get("conflict_revision" if overwrite else "revision", "")
-        expected = int(posted) if posted.isdigit() else 0
-        # Rebased only when the form showed the conflict the author is resolving, and onto the
-        # live version the form showed: if another was published since, publishing merges again.
-        rebase = _posted_version(request, agent, "rebase") if change.conflicts else None
-        try:
-            change.save_text(text, message, expected, problems, rebase=rebase)
-        except SaveConflict as conflict:
-            # The form keeps the revision the user started from; only "Save anyway" uses theirs.
-            started = request.POST.get("revision", "")
-            return _render_editor(
-                request,
-                agent,
-                conflict.change,
-                form,
-                conflict=conflict.change,
-                revision=int(started) if started.isdigit() else 0,
+    text, message = form.text, request.POST.get("message", "")
+    try:
+        if change is None:
+            change = ChangeRequest.start_draft(
+                author=request.user,
+                text=text,
+                message=message,
+                agent=agent,
+                base_version=_posted_version(request, agent, "base"),
             )
+        else:
+            posted = request.POST.get("conflict_revision" if overwrite else "revision", "")
+            expected = int(posted) if posted.isdigit() else 0
+            # Rebased only when the form showed the conflict the author is resolving, and onto
+            # the live version the form showed: if another was published since, publishing
+            # merges again.
+            rebase = _posted_version(request, agent, "rebase") if change.conflicts else None
+            change.save_text(text, message, expected, rebase=rebase)
+    except ValidationError as refusal:
+        field = editor.GENERAL
+        if refusal.code.startswith("message-"):
+            field = "message"
+        elif refusal.code.startswith("name-") or refusal.code == "path-taken":
+            field = form.name_place
+        form.errors[field] = " ".join(refusal.messages)
+        return _render_editor(request, agent, change, form)
+    except SaveConflict as conflict:
+        # The form keeps the revision the user started from; only "Save anyway" uses theirs.
+        started = request.POST.get("revision", "")
+        return _render_editor(
+            request,
+            agent,
+            conflict.change,
+            form,
+            conflict=conflict.change,
+            revision=int(started) if started.isdigit() else 0,
+        )
     added, removed = changed_line_count(_base_text(agent, change), text)
     messages.success(
         request,
@@ -309,23 +318,3 @@ def _posted_version(request: HttpRequest, agent: Agent | None, field: str) -> Ve
     if agent is None or not posted.isdigit():
         return None
     return Version.objects.filter(agent=agent, pk=int(posted)).first()
-
-
-def _name_error(agent: Agent | None, document) -> str:
-    """Why the draft cannot be saved under its name: a new agent's must be valid (its path is
-    made from it) and free; a renamed agent's must not be another's, ignoring case."""
-    name = validation.agent_name(document) or ""
-    if agent is None:
-        try:
-            Agent.objects.check_name_available(name)
-        except ValidationError as error:
-            return error.messages[0]
-        return ""
-    if name and name != agent.name:
-        clash = Agent.objects.name_taken(name, exclude=agent)
-        if clash is not None:
-            return (
-                f"the name {name!r} is already used by the agent {clash.name!r} "
-                "(names are unique ignoring case); choose another"
-            )
-    return ""

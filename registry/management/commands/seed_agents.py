@@ -3,12 +3,12 @@
 import random
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
+from django.db import transaction
 
 from bench.generate import CATEGORIES, ROLES, TOPICS
 from registry.agentfiles import validation
 from registry.agentfiles.document import AgentDocument
-from registry.models import Agent, Version, json_safe, required_sections, search, text_hash
+from registry.models import Agent
 
 
 def generated_text(name: str, rng: random.Random, names: list[str]) -> str:
@@ -64,49 +64,15 @@ class Command(BaseCommand):
         self.stdout.write(f"{count} agents created.")
 
     def create_batch(self, batch: list[str], rng: random.Random, names: list[str]) -> None:
-        documents = {name: AgentDocument(generated_text(name, rng, names)) for name in batch}
-        agents = Agent.objects.bulk_create(
+        Agent.objects.make_live(
             [
-                Agent(
-                    path=f"generated/{name}.md",
-                    key=name,
-                    name=name,
-                    description=document.frontmatter["description"],
-                    category=document.frontmatter["category"],
+                (
+                    None,
+                    f"generated/{name}.md",
+                    AgentDocument(generated_text(name, rng, names)),
+                    None,
                 )
-                for name, document in documents.items()
-            ]
-        )
-        versions = []
-        for agent in agents:
-            document = documents[agent.name]
-            problems = validation.intrinsic_problems(document, required_sections())
-            errors, warnings = validation.counts(problems)
-            versions.append(
-                Version(
-                    agent=agent,
-                    number=1,
-                    text=document.text,
-                    sha256=text_hash(document.text),
-                    message="Generated",
-                    frontmatter=json_safe(document.frontmatter),
-                    problems=[problem.as_dict() for problem in problems],
-                    delegations=[
-                        [d.name, d.line, d.column] for d in validation.delegations(document)
-                    ],
-                    name_line=document.key_line("name") or 1,
-                    error_count=errors,
-                    warning_count=warnings,
-                )
-            )
-        versions = Version.objects.bulk_create(versions)
-        for agent, version in zip(agents, versions, strict=True):
-            agent.live_version = version
-        Agent.objects.bulk_update(agents, ["live_version"])
-        search.write_index(
-            connection,
-            [
-                (agent.pk, agent.name, agent.description, documents[agent.name].body)
-                for agent in agents
+                for name in batch
             ],
+            message="Generated",
         )
