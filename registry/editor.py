@@ -71,7 +71,7 @@ FIELDS = (
         choices=("sonnet", "opus", "haiku", "inherit"),
     ),
     FieldSpec("color", "Color", "choice", "", choices=tuple(sorted(validation.COLORS))),
-    FieldSpec("category", "Category", "text", "", placeholder="engineering"),
+    FieldSpec("category", "Category", "choice", "Groups agents in the list."),
     FieldSpec("skills", "Skills, one per line", "lines"),
 )
 FIELD_KEYS = tuple(spec.key for spec in FIELDS)
@@ -270,6 +270,12 @@ class FieldRow:
     spec: FieldSpec
     value: str
     slot: Slot
+    offered: tuple[str, ...] = ()  # suggestions of this registry's, first in the list
+    hint: str = ""
+
+    @property
+    def choices(self) -> list[str]:
+        return list(dict.fromkeys(self.offered + self.spec.choices))
 
     @property
     def id(self) -> str:
@@ -643,13 +649,22 @@ class EditorForm:
                 return f"section-{index}"
         return GENERAL
 
-    def field_rows(self, slots: Mapping[str, Slot]) -> list[FieldRow]:
+    def field_rows(
+        self, slots: Mapping[str, Slot], offered: Mapping[str, tuple[str, ...]] = {}
+    ) -> list[FieldRow]:
+        """The frontmatter fields, with what the registry offers for some of them: offered[key]
+        are suggestions, the first one named in a hint while the field is empty."""
         values = self.shown.fields
-        return [
-            FieldRow(spec, values[spec.key], slots[spec.key])
-            for spec in FIELDS
-            if spec.key in values
-        ]
+        rows = []
+        for spec in FIELDS:
+            if spec.key not in values:
+                continue
+            suggestions = offered.get(spec.key, ())
+            hint = ""
+            if suggestions and not values[spec.key].strip():
+                hint = f"Suggested: “{suggestions[0]}” (pick it from the list)."
+            rows.append(FieldRow(spec, values[spec.key], slots[spec.key], suggestions, hint))
+        return rows
 
     def section_rows(self, slots: Mapping[str, Slot]) -> list[SectionRow]:
         sections = self.shown.sections

@@ -4,7 +4,7 @@ page shows the description and recent history near the top, and a refusal says w
 import pytest
 from django.contrib.staticfiles import finders
 
-from registry.models import ChangeRequest
+from registry.models import Agent, ChangeRequest
 from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import agent_text
 
@@ -84,3 +84,57 @@ def test_a_refusal_for_want_of_a_role_says_who_gives_roles(client, make_user):
     assert response.status_code == 403
     assert "Roles (editor, reviewer, maintainer) are given by a maintainer." in html
     assert '<a href="/agents/agent-one/">Back to agent-one</a>' in html
+
+
+def test_the_editor_offers_a_category_from_the_agents_folder(client, make_user):
+    import_files(
+        [
+            IncomingFile("plugins/data-engineering/agents/agent-one.md", agent_text().encode()),
+            IncomingFile(
+                "other/other-agent.md",
+                agent_text("other-agent", extra="category: platform\n").encode(),
+            ),
+        ]
+    )
+    client.force_login(make_user("edith", "Editors"))
+
+    html = client.get("/agents/agent-one/edit/").content.decode()
+
+    choices = html.split('<datalist id="field-category-choices">')[1].split("</datalist>")[0]
+    assert choices == '<option value="data-engineering"></option><option value="platform"></option>'
+    assert "Suggested: “data-engineering” (pick it from the list)." in html
+
+
+def test_a_closed_change_says_how_it_closed(client, make_user):
+    import_files([IncomingFile("agents/agent-one.md", agent_text().encode())])
+    author = make_user("edith", "Editors")
+    agent = Agent.objects.get()
+    change = ChangeRequest.start_draft(
+        author=author, text=agent_text(description="New."), agent=agent
+    )
+    client.force_login(author)
+    change.withdraw(author)
+
+    html = client.get(f"/changes/{change.pk}/").content.decode()
+
+    assert '<span id="next-actor">Closed: withdrawn by its author.</span>' in html
+    assert "nobody" not in html
+
+
+def test_approve_says_when_it_publishes_at_once(client, make_user, settings):
+    settings.REGISTRY_APPROVALS_REQUIRED = 2
+    import_files([IncomingFile("agents/agent-one.md", agent_text().encode())])
+    author = make_user("edith", "Editors")
+    change = ChangeRequest.start_draft(
+        author=author, text=agent_text(description="New."), agent=Agent.objects.get()
+    )
+    change.submit(author)
+    client.force_login(make_user("rita", "Reviewers"))
+    note = "approving publishes the change at once"
+
+    first = client.get(f"/changes/{change.pk}/").content.decode()
+    change.approve(make_user("rex", "Reviewers"))
+    last = client.get(f"/changes/{change.pk}/").content.decode()
+
+    assert note not in first
+    assert note in last

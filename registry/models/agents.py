@@ -34,6 +34,12 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+# Folder names that say nothing of what the agents in them do.
+PLAIN_FOLDERS = frozenset(
+    {"agents", "subagents", "agent", "claude", "github", "opencode", "src", "plugins", "docs"}
+)
+
+
 def required_sections() -> list[str]:
     return list(settings.REGISTRY_REQUIRED_SECTIONS)
 
@@ -422,6 +428,17 @@ class AgentQuerySet(StampedQuerySet):
             agent.__dict__.pop("search_vector", None)
         return versions
 
+    def categories_in_use(self, most: int = 30) -> list[str]:
+        """The categories active agents have, the most used first."""
+        return list(
+            self.active()
+            .exclude(category="")
+            .values("category")
+            .annotate(agents=models.Count("pk"))
+            .order_by("-agents", "category")
+            .values_list("category", flat=True)[:most]
+        )
+
     def stale_versions(self):
         """The versions whose cached problems were found under rules other than today's."""
         return Version.objects.exclude(rules=rules_fingerprint())
@@ -567,6 +584,16 @@ class Agent(models.Model):
                 [(self, self.path, document, None)], author, message
             )
         return version
+
+    @property
+    def folder_category(self) -> str:
+        """The category the agent's folder suggests: the nearest folder above its file whose
+        name says more than "agents" (plugins/data-engineering/agents/x.md: data-engineering)."""
+        for folder in reversed(self.path.split("/")[:-1]):
+            category = slugify(folder)
+            if category and category not in PLAIN_FOLDERS:
+                return category[:100]
+        return ""
 
     def problems_of_version(self, version: Version) -> list[validation.Problem]:
         """One of this agent's versions' problems in the registry as it is now (those stored

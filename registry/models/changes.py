@@ -116,7 +116,7 @@ ACTIONS = {
             "submit",
             "Submit for review",
             "submit",
-            help="Reviewers are asked to approve it; errors in the text stop it.",
+            help="Reviewers are asked to approve it; errors the change brings in stop it.",
             style="primary",
         ),
         Action(

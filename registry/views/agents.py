@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
@@ -267,17 +268,12 @@ def agent_restore(request: HttpRequest, key: str, number: int):
     )
     agent = get_object_or_404(Agent, key=key)
     version = get_object_or_404(Version.objects.select_related("agent"), agent=agent, number=number)
-    try:
-        change = ChangeRequest.propose_restore(version, request.user, request=request)
-    except ValidationError as refusal:
-        messages.error(request, " ".join(refusal.messages))
-        return redirect("registry:agent_history", key=agent.key)
-    messages.success(
+    return _proposed(
         request,
-        f"Change #{change.pk} proposes restoring version {number}. Submit it for review: "
-        "nothing changes until it is approved.",
+        lambda: ChangeRequest.propose_restore(version, request.user, request=request),
+        f"restoring version {number}",
+        back=reverse("registry:agent_history", kwargs={"key": agent.key}),
     )
-    return redirect("registry:change_detail", pk=change.pk)
 
 
 @require_POST
@@ -291,14 +287,24 @@ def agent_archive(request: HttpRequest, key: str):
         key=key,
     )
     agent = get_object_or_404(Agent.objects.select_related("live_version"), key=key)
+    return _proposed(
+        request,
+        lambda: ChangeRequest.propose_archive(agent, request.user, request=request),
+        f"archiving {agent.display_name}",
+        back=reverse("registry:agent_detail", kwargs={"key": agent.key}),
+    )
+
+
+def _proposed(request: HttpRequest, propose, what: str, back: str):
+    """Make the change propose() proposes and go to it; or, refused, back with the reason."""
     try:
-        change = ChangeRequest.propose_archive(agent, request.user, request=request)
+        change = propose()
     except ValidationError as refusal:
         messages.error(request, " ".join(refusal.messages))
-        return redirect("registry:agent_detail", key=agent.key)
+        return redirect(back)
     messages.success(
         request,
-        f"Change #{change.pk} proposes archiving {agent.display_name}. Submit it for review: "
-        "nothing changes until it is approved.",
+        f"Change #{change.pk} proposes {what}. Submit it for review: nothing changes until it "
+        "is approved.",
     )
     return redirect("registry:change_detail", pk=change.pk)

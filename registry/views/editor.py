@@ -6,16 +6,12 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from registry import editor
-from registry.agentfiles import validation
 from registry.agentfiles.rendering import (
     changed_line_count,
-    render_markdown,
-    unified_diff,
 )
 from registry.models import (
     Agent,
@@ -23,9 +19,9 @@ from registry.models import (
     ChangeRequest,
     SaveConflict,
     Version,
-    enforcement_is_strict,
 )
 from registry.views.common import HtmxHttpRequest
+from registry.views.editor_page import EditorPage, base_text, editor_url
 
 
 def _changes_of(agent: Agent | None):
@@ -63,26 +59,6 @@ def _opened_text(agent: Agent | None, change: ChangeRequest | None) -> str:
     return editor.skeleton_text(settings.REGISTRY_REQUIRED_SECTIONS)
 
 
-def _base_text(agent: Agent | None, change: ChangeRequest | None) -> str:
-    """What the diff is against: the version the change started from, or the live version
-    (also for a change in conflict with it: saving bases the change on the live version)."""
-    if change is not None and not (change.conflicts and agent is not None):
-        return change.base_version.text if change.base_version else ""
-    if agent is not None and agent.live_version is not None:
-        return agent.live_version.text
-    return ""
-
-
-def _editor_url(agent: Agent | None) -> str:
-    if agent is None:
-        return reverse("registry:agent_new")
-    return reverse("registry:agent_edit", args=[agent.key])
-
-
-def _problems(document, agent: Agent | None) -> list[validation.Problem]:
-    return Agent.objects.problems_of(document, agent, caller="editor")
-
-
 def _render_editor(
     request: HtmxHttpRequest,
     agent: Agent | None,
@@ -90,88 +66,18 @@ def _render_editor(
     form: editor.EditorForm,
     *,
     part: str = "",
-    conflict: ChangeRequest | None = None,
-    revision: int | None = None,
-    focus: str = "",
+    **shown,
 ):
-    required = settings.REGISTRY_REQUIRED_SECTIONS
-    # A text over the limit is not checked or rendered: the source stands in for it.
-    document = form.source if form.too_large else form.document
-    text = editor.full_text(document)
-    problems = [] if form.too_large else _problems(document, agent)
-    slots = form.slots(problems)
-    errors, warnings = validation.counts(problems)
-    # The errors the version it would change has already: they do not stop a change.
-    baseline = change.baseline_version() if change is not None else None
-    if change is None and agent is not None and not enforcement_is_strict():
-        baseline = agent.live_version
-    already_there = (
-        len(validation.against_base(problems, agent.problems_of_version(baseline)).already_there)
-        if baseline is not None and errors
-        else 0
+    """The editor page (or one part of it) for the form; shown: what EditorPage takes besides."""
+    page = EditorPage(
+        agent, change, form, request.user, message=request.POST.get("message", ""), **shown
     )
-    name = validation.agent_name(document) or ""
-    structured = form.mode == editor.STRUCTURED
-    shown = form.shown if structured else None
-    others_change = change is not None and change.author_id != request.user.pk
-    # Parts that clashed with a change published since this one began: shown with what was
-    # published, and a save then bases the change on the live version.
-    merge_conflicts = change.conflicts if change is not None and agent is not None else []
-    context = {
-        "agent": agent,
-        "change": change,
-        "form": form,
-        "heading": f"Edit {agent.display_name}" if agent else "New agent",
-        "form_url": _editor_url(agent),
-        "can_edit": request.user.has_perm("registry.propose_change") and not others_change,
-        "others_change": others_change,
-        # The change page is where a saved draft goes next: it is submitted for review there.
-        "submit_next": change is not None
-        and not others_change
-        and change.status in (ChangeRequest.Status.DRAFT, ChangeRequest.Status.CHANGES_REQUESTED),
-        "merge_conflicts": merge_conflicts,
-        "published_meanwhile": (
-            unified_diff(
-                change.base_version.text if change.base_version else "",
-                agent.live_version.text if agent.live_version else "",
-            )
-            if merge_conflicts
-            else []
-        ),
-        "slots": slots,
-        "field_rows": form.field_rows(slots) if structured else [],
-        "section_rows": form.section_rows(slots) if structured else [],
-        "extra_rows": editor.textarea_rows(shown.extra_yaml, 2, 12) if structured else 0,
-        "preamble_rows": editor.textarea_rows(shown.preamble, 3, 12) if structured else 0,
-        "raw_rows": editor.textarea_rows(form.raw_text, 20, 40) if not structured else 0,
-        "missing_required": [
-            (index, title)
-            for index, title in enumerate(required)
-            if document.find_section(title) is None
-        ],
-        "error_count": errors,
-        "already_there": already_there,
-        "baseline": baseline,
-        "warning_count": warnings,
-        "size_text": f"{form.size:,} of {form.max_bytes:,} bytes",
-        "preview": render_markdown(document.body),
-        "diff": unified_diff(_base_text(agent, change), text),
-        "new_path": (
-            Agent.path_for_name(name) if agent is None and validation.is_valid_name(name) else ""
-        ),
-        "new_agent_folder": settings.REGISTRY_NEW_AGENT_FOLDER.strip("/"),
-        "conflict": conflict,
-        "conflict_diff": unified_diff(conflict.text, form.text) if conflict else [],
-        "revision": revision if revision is not None else (change.revision if change else None),
-        "message": request.POST.get("message", ""),
-        "focus": focus,
-    }
     template = "registry/agent_edit.html"
     if part:
         template += f"#{part}"
     elif request.htmx and request.method == "POST":
         template += "#editor"
-    return render(request, template, context)
+    return render(request, template, page.context())
 
 
 @require_http_methods(["GET", "POST"])
@@ -300,13 +206,13 @@ def _editor_save(
             conflict=conflict.change,
             revision=int(started) if started.isdigit() else 0,
         )
-    added, removed = changed_line_count(_base_text(agent, change), text)
+    added, removed = changed_line_count(base_text(agent, change), text)
     messages.success(
         request,
         f"Draft saved: {added} line{'' if added == 1 else 's'} added, "
         f"{removed} removed, against the live version.",
     )
-    url = f"{_editor_url(agent)}?change={change.pk}"
+    url = f"{editor_url(agent)}?change={change.pk}"
     if request.htmx:
         return HttpResponseClientRedirect(url)
     return redirect(url)
