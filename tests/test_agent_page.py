@@ -258,3 +258,24 @@ def test_delegated_by_reads_no_version_text(reader, agents):
     delegated_by = [q["sql"] for q in queries.captured_queries if " LIKE " in q["sql"]]
     assert delegated_by
     assert all('"registry_version"."text"' not in sql for sql in delegated_by)
+
+
+def test_agents_its_tools_may_start_are_shown_with_where_they_come_from(client, make_user):
+    import_files(
+        [
+            IncomingFile(
+                "agents/agent-one.md",
+                agent_text(
+                    extra="tools: Read, Agent(other-agent)\n", delegate_to="- ghost\n"
+                ).encode(),
+            ),
+            IncomingFile("agents/other-agent.md", agent_text("other-agent").encode()),
+        ]
+    )
+    client.force_login(make_user("rita"))
+
+    html = client.get("/agents/agent-one/").content.decode()
+
+    assert '<a href="/agents/other-agent/">other-agent</a>' in html
+    assert "(may start it: <code>Agent(other-agent)</code> in tools)" in html
+    assert "ghost" in html and "unknown agent" in html

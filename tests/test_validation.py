@@ -46,6 +46,7 @@ STABLE_CODES = {
     "delegate-unknown",
     "delegate-self",
     "delegate-unreadable",
+    "value-unknown",
 }
 KNOWN = {"agent-one", "other-agent"}
 
@@ -678,3 +679,74 @@ def test_crlf_file_reports_the_same_lines_as_lf():
 
     assert lf == crlf
     assert len(lf) == 2
+
+
+# --- Today's Claude Code fields, and the agents tools may start ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "maxTurns: 12",
+        "memory: project",
+        "background: true",
+        "effort: xhigh",
+        "isolation: worktree",
+        "initialPrompt: Start by reading the README.",
+        "permissionMode: auto",
+        "permissionMode: manual",
+    ],
+)
+def test_current_claude_code_fields_are_known(line):
+    assert codes_of(agent_text(extra=line + "\n")) == []
+
+
+@pytest.mark.parametrize(
+    "line, fragment",
+    [
+        ("maxTurns: 0", "a whole number of turns"),
+        ("maxTurns: many", "a whole number of turns"),
+        ("background: sometimes", "true or false"),
+        ("memory: [user]", "one of user, project, local"),
+        ("effort: extreme", "one of low, medium, high, xhigh, max"),
+        ("isolation: container", "one of worktree"),
+        ("initialPrompt: {a: 1}", "text"),
+    ],
+)
+def test_a_value_claude_code_cannot_read_is_a_located_warning(line, fragment):
+    problem = only(problems_of(agent_text(extra=line + "\n")), "value-unknown")
+
+    assert problem.severity == WARNING
+    assert problem.line == 4
+    assert fragment in problem.message
+
+
+def test_agents_named_in_tools_are_delegations_from_the_tools_key():
+    text = agent_text(extra="tools: Read, Agent(other-agent, Explore), Task(ghost)\n")
+    document = AgentDocument(text)
+
+    found = [(d.name, d.line, d.source) for d in delegations(document)]
+    problem = only(problems_of(text), "delegate-unknown")
+
+    assert ("other-agent", 4, "tools") in found
+    assert ("ghost", 4, "tools") in found
+    assert "Explore" not in [name for name, _, _ in found]  # Claude Code's own
+    assert (problem.line, problem.column) == (4, text.splitlines()[3].index("ghost") + 1)
+    assert problem.message == "may start 'ghost' (in tools), which is not a known agent"
+    assert problem.where == "frontmatter.tools"
+    assert "tool-unknown" not in codes_of(text)
+
+
+def test_agents_in_a_tools_list_are_found_on_their_own_lines():
+    text = agent_text(extra="tools:\n  - Read\n  - Agent(other-agent)\n")
+
+    found = [(d.name, d.line, d.column) for d in delegations(AgentDocument(text))]
+
+    assert ("other-agent", 6, 11) in found
+    assert codes_of(text) == []
+
+
+def test_a_delegate_to_section_without_names_is_unreadable_even_with_agents_in_tools():
+    text = agent_text(extra="tools: Agent(other-agent)\n", delegate_to="Ask around.\n")
+
+    assert "delegate-unreadable" in codes_of(text)

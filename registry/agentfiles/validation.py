@@ -21,7 +21,7 @@ from registry.agentfiles.document import (
 DEFAULT_REQUIRED_SECTIONS = ("Focus Areas", "Boundaries", "Delegate To")
 # The rules' version: raised whenever a rule finds something different in the same text, so
 # that problems found under the old rules are found again (rules_fingerprint).
-RULES_VERSION = 1
+RULES_VERSION = 2
 ERROR = "error"
 WARNING = "warning"
 
@@ -40,11 +40,28 @@ KNOWN_KEYS = frozenset(
         "category",
         "hooks",
         "mcpServers",
+        "maxTurns",
+        "memory",
+        "background",
+        "effort",
+        "isolation",
+        "initialPrompt",
     }
 )
+# Claude Code's subagent frontmatter, as https://code.claude.com/docs/en/sub-agents.md lists it
+# (supported frontmatter fields): the values of the keys that take one of a few.
+VALUE_CHOICES = {
+    "memory": ("user", "project", "local"),
+    "effort": ("low", "medium", "high", "xhigh", "max"),
+    "isolation": ("worktree",),
+}
+# The agents Claude Code has built in, which `Agent(x)` in tools may name without a file.
+BUILTIN_AGENTS = frozenset({"Explore", "Plan", "general-purpose", "statusline-setup"})
 MODEL_ALIASES = frozenset({"sonnet", "opus", "haiku", "inherit"})
 MODEL_ID_RE = re.compile(r"claude-[a-z0-9]+(?:[-.@][a-z0-9]+)*\Z")
-PERMISSION_MODES = frozenset({"default", "acceptEdits", "bypassPermissions", "plan", "dontAsk"})
+PERMISSION_MODES = frozenset(
+    {"default", "acceptEdits", "auto", "bypassPermissions", "plan", "dontAsk", "manual"}
+)
 COLORS = frozenset({"red", "blue", "green", "yellow", "purple", "orange", "pink", "cyan"})
 KNOWN_TOOLS = frozenset(
     {
@@ -191,14 +208,16 @@ def registry_problems(
         own = (name or "").lower()
         for delegation in delegated:
             if delegation.name.lower() != own and delegation.name not in known_names:
+                in_tools = delegation.source == "tools"
                 problems.append(
                     Problem(
                         "delegate-unknown",
                         ERROR,
-                        f"delegates to {delegation.name!r}, which is not a known agent",
+                        f"{'may start' if in_tools else 'delegates to'} {delegation.name!r}"
+                        f"{' (in tools)' if in_tools else ''}, which is not a known agent",
                         delegation.line,
                         delegation.column,
-                        "section:Delegate To",
+                        "frontmatter.tools" if in_tools else "section:Delegate To",
                     )
                 )
     return problems
@@ -434,6 +453,7 @@ def _frontmatter_problems(document: AgentDocument):
 
     yield from _tools_problems(data, at)
     yield from _choice_problems(data, at)
+    yield from _value_problems(data, at)
     for key in data:
         if key not in KNOWN_KEYS:
             yield Problem(
@@ -446,10 +466,48 @@ def _frontmatter_problems(document: AgentDocument):
             )
 
 
+# A comma that separates tools: not one inside the parentheses of `Agent(a, b)`.
+_TOOL_COMMA_RE = re.compile(r",(?![^()]*\))")
+_AGENT_TOOL_RE = re.compile(r"(?:Agent|Task)\((?P<names>[^()]*)\)\Z")
+
+
+def _value_problems(data: dict, at):
+    """The keys Claude Code reads a number, a yes or no, a text or one of a few words from."""
+    wanted = {
+        "maxTurns": (
+            lambda value: isinstance(value, int) and not isinstance(value, bool) and value > 0,
+            "a whole number of turns, 1 or more",
+        ),
+        "background": (lambda value: isinstance(value, bool), "true or false"),
+        "initialPrompt": (lambda value: isinstance(value, str), "text"),
+        **{
+            key: (lambda value, choices=choices: value in choices, "one of " + ", ".join(choices))
+            for key, choices in VALUE_CHOICES.items()
+        },
+    }
+    for key, (fits, expected) in wanted.items():
+        if key in data and data[key] is not None and not _fits(fits, data[key]):
+            yield Problem(
+                "value-unknown",
+                WARNING,
+                f"{key}: {data[key]!r} is not what Claude Code reads here; use {expected}",
+                at(key),
+                1,
+                f"frontmatter.{key}",
+            )
+
+
+def _fits(fits, value) -> bool:
+    try:
+        return bool(fits(value))
+    except TypeError:  # a list or a mapping where a word is wanted
+        return False
+
+
 def _listed(value) -> list | None:
     """A comma string or a list of strings as a list; None when it is neither."""
     if isinstance(value, str):
-        return [item.strip() for item in value.split(",") if item.strip()]
+        return [item.strip() for item in _TOOL_COMMA_RE.split(value) if item.strip()]
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return value
     return None
@@ -594,6 +652,7 @@ class Delegation:
     name: str
     line: int
     column: int
+    source: str = "section"  # where it is named: "section" (Delegate To) or "tools"
 
 
 def delegate_section(document: AgentDocument) -> Section | None:
@@ -601,6 +660,35 @@ def delegate_section(document: AgentDocument) -> Section | None:
 
 
 def delegations(document: AgentDocument) -> list[Delegation]:
+    """The agents this one hands work to: those its Delegate To section names, and those it may
+    start, as `Agent(x)` (or the older `Task(x)`) in its tools."""
+    return section_delegations(document) + tool_delegations(document)
+
+
+def tool_delegations(document: AgentDocument) -> list[Delegation]:
+    """The agents `Agent(a, b)` or `Task(a)` entries of tools name, but Claude Code's own."""
+    frontmatter = document.frontmatter if document.frontmatter_error is None else None
+    items = _listed((frontmatter or {}).get("tools"))
+    if not items:
+        return []
+    span = document.key_spans.get("tools")
+    # File lines of the tools key: line 1 is the opening ---, frontmatter line 0 is line 2.
+    lines = range(span.start + 1, span.end + 1) if span else range(0)
+    found = []
+    for item in items:
+        match = _AGENT_TOOL_RE.match(item)
+        if not match:
+            continue
+        for name in (part.strip() for part in match["names"].split(",")):
+            if not name or name in BUILTIN_AGENTS or name == "*":
+                continue
+            line = next((n for n in lines if name in document.lines[n]), lines[0] if lines else 0)
+            column = document.lines[line].find(name) + 1 if lines else 1
+            found.append(Delegation(name, line + 1, column or 1, "tools"))
+    return found
+
+
+def section_delegations(document: AgentDocument) -> list[Delegation]:
     """The agents named by the Delegate To section's top-level list items."""
     section = delegate_section(document)
     if section is None:
@@ -632,7 +720,7 @@ def _delegation_shape_problems(document: AgentDocument):
         return
     where = f"section:{section.title}"
     own_name = agent_name(document)
-    found = delegations(document)
+    found = section_delegations(document)
     if document.section_body(section).strip() and not found:
         yield Problem(
             "delegate-unreadable",

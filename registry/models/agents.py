@@ -602,14 +602,17 @@ class Agent(models.Model):
             return [validation.Problem(**problem) for problem in self.problems]
         return Agent.objects.problems_of(version.document, self, caller="change")
 
-    def delegation_targets(self) -> list[tuple[str, str | None]]:
-        """(name, key of that agent or None when no active agent has the name) for each agent
-        the live version delegates to, in file order. One query."""
+    def delegation_targets(self) -> list[tuple[str, str | None, bool]]:
+        """(name, key of that agent or None when no active agent has the name, whether only
+        its tools name it: Agent(x)) for each agent the live version delegates to, in file
+        order. One query."""
         if self.live_version is None:
             return []
-        names = list(dict.fromkeys(item[0] for item in self.live_version.delegations or []))
-        keys = dict(Agent.objects.active().filter(name__in=names).values_list("name", "key"))
-        return [(name, keys.get(name)) for name in names]
+        sources: dict[str, set[str]] = {}
+        for item in self.live_version.delegations or []:
+            sources.setdefault(item[0], set()).add(item[3] if len(item) > 3 else "section")
+        keys = dict(Agent.objects.active().filter(name__in=sources).values_list("name", "key"))
+        return [(name, keys.get(name), found == {"tools"}) for name, found in sources.items()]
 
     def delegated_by(self) -> list[tuple[str, str]]:
         """(key, name) of the active agents whose live version delegates to this one. One query,
@@ -641,7 +644,9 @@ def derived_fields(document: AgentDocument) -> dict:
         "sha256": text_hash(text),
         "frontmatter": json_safe(document.frontmatter),
         "problems": [json_safe(p.as_dict()) for p in problems],
-        "delegations": [[d.name, d.line, d.column] for d in validation.delegations(document)],
+        "delegations": [
+            [d.name, d.line, d.column, d.source] for d in validation.delegations(document)
+        ],
         "name_line": document.key_line("name") or 1,
         "error_count": errors,
         "warning_count": warnings,
