@@ -398,8 +398,8 @@ def _frontmatter_problems(document: AgentDocument):
         yield Problem(
             "frontmatter-missing",
             ERROR,
-            "the file has no frontmatter; start it with a '---' line, then 'name:' and "
-            "'description:', then another '---' line",
+            "the file has no frontmatter, so Claude Code does not load it as an agent; start "
+            "it with a '---' line, then 'name:' and 'description:', then another '---' line",
             1,
             1,
             "frontmatter",
@@ -413,7 +413,12 @@ def _frontmatter_problems(document: AgentDocument):
     name = data.get("name")
     if name is None or (isinstance(name, str) and not name.strip()):
         yield Problem(
-            "name-missing", ERROR, "'name' is missing or empty", at("name"), 1, "frontmatter.name"
+            "name-missing",
+            ERROR,
+            "'name' is missing or empty, so Claude Code does not load the file as an agent",
+            at("name"),
+            1,
+            "frontmatter.name",
         )
     elif not isinstance(name, str):
         yield Problem(
@@ -436,7 +441,8 @@ def _frontmatter_problems(document: AgentDocument):
         yield Problem(
             "description-missing",
             ERROR,
-            "'description' is missing or empty; say when this agent should be used",
+            "'description' is missing or empty: Claude Code skips an agent without one; say "
+            "when this agent should be used",
             at("description"),
             1,
             "frontmatter.description",
