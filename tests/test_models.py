@@ -134,7 +134,7 @@ def test_add_version_makes_it_live_and_caches_name_description_and_category(agen
         "description": "Now better.",
         "category": "quality",
     }
-    assert version.delegations == [["other-agent", version.text.count("\n"), 5]]
+    assert version.delegations == [["other-agent", version.text.count("\n"), 5, "section"]]
     assert version.name_line == 2
 
 

@@ -473,7 +473,8 @@ def _frontmatter_problems(document: AgentDocument):
 
 
 # A comma that separates tools: not one inside the parentheses of `Agent(a, b)`.
-_TOOL_COMMA_RE = re.compile(r",(?![^()]*\))")
+# One tool: text up to a comma, where a comma inside parentheses (Agent(a, b)) is part of it.
+_TOOL_ITEM_RE = re.compile(r"(?:\([^()]*\)|[^,])+")
 _AGENT_TOOL_RE = re.compile(r"(?:Agent|Task)\((?P<names>[^()]*)\)\Z")
 
 
@@ -513,7 +514,7 @@ def _fits(fits, value) -> bool:
 def _listed(value) -> list | None:
     """A comma string or a list of strings as a list; None when it is neither."""
     if isinstance(value, str):
-        return [item.strip() for item in _TOOL_COMMA_RE.split(value) if item.strip()]
+        return [item.strip() for item in _TOOL_ITEM_RE.findall(value) if item.strip()]
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return value
     return None
