@@ -36,7 +36,10 @@ run: install
 	$(MANAGE) recheck_agents
 	$(MANAGE) import_agents registry/demo
 	$(MANAGE) ensure_local_login
-	$(MANAGE) runserver 127.0.0.1:8000
+	@# The worker runs beside the server, and stops with it (Ctrl+C stops both).
+	$(MANAGE) worker --no-reload --interval 1 & worker=$$!; \
+		trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+		$(MANAGE) runserver 127.0.0.1:8000
 
 # Production: gunicorn, static files by whitenoise, DEBUG off, everything from the environment.
 serve: export DEBUG = false

@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
     "registry",
 ]
 
@@ -225,6 +227,33 @@ CACHES = {
 }
 # The git checkout that export and the drift check work on.
 REGISTRY_REPOSITORY_DIR = os.environ.get("REGISTRY_REPOSITORY_DIR", "")
+
+# Background work (pushes to the repository): queued in the database, run by
+# `manage.py worker` processes, each task taken by exactly one of them.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# Where the registry keeps what is its own on disk: the clone of the team's repository.
+REGISTRY_DATA_DIR = Path(os.environ.get("REGISTRY_DATA_DIR") or BASE_DIR / "data")
+# The team's repository: any URL git accepts. Unset, nothing is pushed.
+REGISTRY_GIT_REMOTE = os.environ.get("REGISTRY_GIT_REMOTE", "").strip()
+REGISTRY_GIT_BRANCH = os.environ.get("REGISTRY_GIT_BRANCH", "main").strip() or "main"
+# The folder of the repository the agents live in; agent paths are relative to it.
+REGISTRY_GIT_SUBDIR = os.environ.get("REGISTRY_GIT_SUBDIR", "").strip().strip("/")
+# "direct": each published change is a commit on the branch; "branch": on its own branch,
+# registry/change-<id>, for the repository's own review to take in.
+REGISTRY_GIT_PUSH = os.environ.get("REGISTRY_GIT_PUSH", "direct").strip().lower()
+if REGISTRY_GIT_PUSH not in {"direct", "branch"}:
+    raise ImproperlyConfigured(
+        f"REGISTRY_GIT_PUSH must be 'direct' or 'branch', not {REGISTRY_GIT_PUSH!r}"
+    )
+# Credentials, from the environment only: an ssh private key file for ssh URLs, a token for
+# https ones. Neither is stored, logged or shown.
+REGISTRY_GIT_SSH_KEY = os.environ.get("REGISTRY_GIT_SSH_KEY", "")
+REGISTRY_GIT_TOKEN = os.environ.get("REGISTRY_GIT_TOKEN", "")
+REGISTRY_GIT_TOKEN_USER = os.environ.get("REGISTRY_GIT_TOKEN_USER", "x-access-token")
+# Pages link each pushed commit and branch here, e.g. https://github.com/team/agents
+REGISTRY_GIT_WEB_URL = os.environ.get("REGISTRY_GIT_WEB_URL", "").strip().rstrip("/")
+# A push that could not reach the remote is tried again after 10 s, 20 s, 40 s ... at most this.
+REGISTRY_GIT_RETRY_MAX_SECONDS = int(os.environ.get("REGISTRY_GIT_RETRY_MAX_SECONDS", 600))
 
 # Logs go to stdout: plain lines, or one JSON object a line with LOG_FORMAT=json. Each record
 # carries the id of the request it was written in (registry.ops.logging).

@@ -62,3 +62,6 @@ class RegistryConfig(AppConfig):
         user_logged_in.connect(audit_sign_in, dispatch_uid="registry-audit-sign-in")
         user_login_failed.connect(audit_failed_sign_in, dispatch_uid="registry-audit-failed")
         user_logged_out.connect(audit_sign_out, dispatch_uid="registry-audit-sign-out")
+        from registry import tasks
+
+        tasks.connect()

@@ -30,6 +30,16 @@ with open(os.environ["FAKE_UV_LOG"], "a") as log:
     log.write(json.dumps({{"command": command, "env": env}}) + "\\n")
 if command[0] == "pytest":
     sys.exit(int(os.environ.get("FAKE_PYTEST_STATUS", "0")))
+if command[2:3] == ["runserver"]:
+    # The server runs until the worker beside it has started, as a real one would.
+    import time
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with open(os.environ["FAKE_UV_LOG"]) as log:
+            if '"worker"' in log.read():
+                break
+        time.sleep(0.02)
 """
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is not installed")
@@ -129,11 +139,16 @@ def test_run_migrates_rechecks_loads_demo_agents_creates_login_then_serves_in_de
     result, calls = make("run")
 
     assert result.returncode == 0, result.stderr
-    assert [call["command"][2:] for call in calls] == [
+    commands = [call["command"][2:] for call in calls]
+    assert commands[:4] == [
         ["migrate", "--noinput"],
         ["recheck_agents"],
         ["import_agents", "registry/demo"],
         ["ensure_local_login"],
+    ]
+    # The server, and beside it a worker for the background tasks.
+    assert sorted(commands[4:]) == [
         ["runserver", "127.0.0.1:8000"],
+        ["worker", "--no-reload", "--interval", "1"],
     ]
     assert {call["env"]["DEBUG"] for call in calls} == {"true"}

@@ -25,6 +25,7 @@ from registry.models.changes import (
     WorkflowError,
 )
 from registry.models.compliance import ComplianceSnapshot, enforcement_is_strict
+from registry.models.repository import Push, RepositoryState
 from registry.models.tokens import ApiToken
 
 __all__ = [
@@ -39,6 +40,8 @@ __all__ = [
     "ImmutableVersionError",
     "LISTED_FIELDS",
     "Outcome",
+    "Push",
+    "RepositoryState",
     "Result",
     "Review",
     "SaveConflict",

@@ -37,25 +37,37 @@ def git_environment() -> dict[str, str]:
     return env
 
 
-def git(root: Path, *args: str, stdin: str | None = None) -> str:
-    """Run git in root with a fixed argument list (never a shell); its output, or GitError."""
+def run_git(
+    root: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run git in root with a fixed argument list (never a shell), with env added to its
+    environment; what it did, whatever its exit status. GitError when it could not run."""
     try:
-        result = subprocess.run(
+        return subprocess.run(
             ["git", "-C", str(root), *args],
             input=stdin,
             capture_output=True,
             text=True,
             encoding="utf-8",
             errors="surrogateescape",
-            env=git_environment(),
+            env={**git_environment(), **(env or {})},
             timeout=GIT_TIMEOUT,
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as error:
         raise GitError(f"git {args[0]}: {error}") from None
+
+
+def said(result: subprocess.CompletedProcess) -> str:
+    """What a failed git said."""
+    return (result.stderr or result.stdout).strip() or f"exit status {result.returncode}"
+
+
+def git(root: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
+    """Run git in root with a fixed argument list (never a shell); its output, or GitError."""
+    result = run_git(root, *args, stdin=stdin, env=env)
     if result.returncode != 0:
-        said = (result.stderr or result.stdout).strip() or f"exit status {result.returncode}"
-        raise GitError(f"git {args[0]}: {said}")
+        raise GitError(f"git {args[0]}: {said(result)}")
     return result.stdout
 
 
@@ -194,11 +206,7 @@ def describe(paths: list[str]) -> list[AgentCommitEntry]:
             change_id, author = archives.get(row["pk"], (None, ""))
             entries.append(AgentCommitEntry(path, name, None, author, approvers.get(change_id, [])))
             continue
-        full_name = _one_line(
-            f"{row['live_version__author__first_name']} {row['live_version__author__last_name']}"
-        )
         author = row["live_version__author__username"] or ""
-        email = _one_line(row["live_version__author__email"] or "")
         entries.append(
             AgentCommitEntry(
                 path,
@@ -206,10 +214,43 @@ def describe(paths: list[str]) -> list[AgentCommitEntry]:
                 row["live_version__number"],
                 author,
                 approvers.get(published.get(row["live_version_id"]), []),
-                co_author=f"{full_name or author} <{email}>" if author and email else "",
+                co_author=_co_author(
+                    author,
+                    row["live_version__author__first_name"],
+                    row["live_version__author__last_name"],
+                    row["live_version__author__email"],
+                ),
             )
         )
     return entries
+
+
+def _co_author(username: str, first_name: str, last_name: str, email: str | None) -> str:
+    """`Name <email>` for a Co-authored-by trailer; empty without an email."""
+    full_name = _one_line(f"{first_name or ''} {last_name or ''}")
+    email = _one_line(email or "")
+    return f"{full_name or username} <{email}>" if username and email else ""
+
+
+def describe_change(change, path: str) -> AgentCommitEntry:
+    """The entry for one published change: the version it made (or the archive) at path."""
+    approvers = _approvers([change.pk]).get(change.pk, [])
+    name = _one_line(change.agent.name) or path
+    version = change.published_version
+    if version is None:
+        return AgentCommitEntry(path, name, None, change.author.username, approvers)
+    author = version.author
+    username = author.username if author else ""
+    return AgentCommitEntry(
+        path,
+        name,
+        version.number,
+        username,
+        approvers,
+        co_author=_co_author(username, author.first_name, author.last_name, author.email)
+        if author
+        else "",
+    )
 
 
 def commit_message(entries: list[AgentCommitEntry]) -> str:
