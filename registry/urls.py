@@ -3,7 +3,17 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from registry.views import agents, audit, changes, compliance, drift, editor, graph, transfer
+from registry.views import (
+    agents,
+    audit,
+    changes,
+    compliance,
+    drift,
+    editor,
+    graph,
+    repository,
+    transfer,
+)
 
 app_name = "registry"
 
@@ -33,4 +43,13 @@ urlpatterns = [
     path("export.zip", transfer.export_download, name="export_download"),
     path("graph/", graph.graph_page, name="graph"),
     path("compliance/", compliance.compliance, name="compliance"),
+    path("repository/", repository.repository_page, name="repository"),
+    path("repository/push/", repository.repository_push_now, name="repository_push_now"),
+    path(
+        "repository/accept-history/",
+        repository.repository_accept_history,
+        name="repository_accept_history",
+    ),
+    path("tasks/", repository.tasks_page, name="tasks"),
+    path("tasks/<uuid:pk>/retry/", repository.task_retry, name="task_retry"),
 ]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import pytest
 from django.test import Client
 
-from registry.models import Agent, ChangeRequest, Comment, Review
+from registry.models import Agent, AuditEvent, ChangeRequest, Comment, Review
 from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import DEMO, DEMO_NAMES, agent_text
 
@@ -40,6 +40,10 @@ MATRIX = {
     "read the audit log":         (LOGIN,  DENIED, DENIED, DENIED, DENIED, OK,     OK),
     "check repository drift":     (LOGIN,  DENIED, DENIED, DENIED, DENIED, OK,     OK),
     "import from the repository": (LOGIN,  DENIED, DENIED, DENIED, DENIED, OK,     OK),
+    "see the repository":         (LOGIN,  DENIED, DENIED, DENIED, DENIED, OK,     OK),
+    "push now":                   (LOGIN,  DENIED, DENIED, DENIED, DENIED, OK,     OK),
+    "accept a rewritten branch":  (LOGIN,  DENIED, DENIED, DENIED, DENIED, OK,     OK),
+    "see the tasks":              (LOGIN,  DENIED, DENIED, DENIED, DENIED, OK,     OK),
 }  # fmt: skip
 
 
@@ -219,6 +223,16 @@ ACTIONS = {
     "import from the repository": Action(
         "post", lambda w: "/drift/import/", lambda w: {"path": "agents/backend-architect.md"}
     ),
+    "see the repository": Action("get", lambda w: "/repository/"),
+    # No repository is configured: allowed, it only says so.
+    "push now": Action("post", lambda w: "/repository/push/"),
+    "accept a rewritten branch": Action(
+        "post",
+        lambda w: "/repository/accept-history/",
+        lambda w: {"confirm": "yes"},
+        lambda w: AuditEvent.objects.filter(action="repository.accept_history").exists(),
+    ),
+    "see the tasks": Action("get", lambda w: "/tasks/"),
 }
 
 CASES = [
