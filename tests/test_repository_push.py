@@ -240,6 +240,25 @@ def test_the_same_file_changed_in_the_repository_is_not_pushed(remote, users, tm
     assert push.change == change
 
 
+def test_the_drift_page_compares_with_the_registrys_clone(remote, users, tmp_path, client):
+    client.force_login(users["reviewer"].__class__.objects.create_superuser("root", "", "pw"))
+    assert "no clone of the repository yet" in client.get("/drift/").text
+    someone_pushes(remote, tmp_path, {"agents/agent-one.md": agent_text(description="Theirs.")})
+    publish(users, agent_text(description="Ours."), Agent.objects.get(name="agent-one"))
+    publish(
+        users,
+        OTHER.replace("Does everything else.", "Pushed."),
+        Agent.objects.get(name="other-agent"),
+    )
+    work_the_queue()
+
+    page = client.get("/drift/").text
+
+    assert "agents/agent-one.md" in page
+    assert "Changed on both sides" in page or "changed on both sides" in page
+    assert "agents/other-agent.md" not in page  # pushed: the clone and the registry agree
+
+
 def test_a_second_sync_while_one_runs_pushes_nothing(remote, users):
     publish(users, agent_text(description="Waits."), Agent.objects.get(name="agent-one"))
     RepositoryState.current()

@@ -196,8 +196,22 @@ def read_repository(root: Path) -> dict[str, RepositoryFile]:
 def repository_root() -> tuple[Path | None, str]:
     """The configured repository folder, or None and why there is none."""
     configured = settings.REGISTRY_REPOSITORY_DIR
+    if not configured and settings.REGISTRY_GIT_REMOTE:
+        # The registry's own clone, as its last sync left it: the remote's branch.
+        from registry.sync.repository import Clone, clone_folder
+
+        agents = Clone(clone_folder()).agents
+        if not agents.is_dir():
+            return None, (
+                "The registry has no clone of the repository yet: it is made by the first "
+                "sync (Push now on the Repository page)."
+            )
+        return agents, ""
     if not configured:
-        return None, "No repository is configured: set REGISTRY_REPOSITORY_DIR to its checkout."
+        return None, (
+            "No repository is configured: set REGISTRY_GIT_REMOTE to the team's repository, "
+            "or REGISTRY_REPOSITORY_DIR to a checkout of it."
+        )
     root = Path(configured)
     if not root.is_dir():
         return None, f"The repository folder {configured} does not exist (REGISTRY_REPOSITORY_DIR)."

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from registry.models import AuditEvent
+from registry.models import Agent, AuditEvent
 from registry.models.repository import Push, RepositoryState
 from registry.sync.files import UnsafePath, read_existing, target_path, write_atomic
 from registry.sync.git import GitError, commit_message, describe_change, git, run_git, said
@@ -264,8 +264,8 @@ def _waiting() -> list[Push]:
 
 def _record_conflict(push: Push, upstream: str | None) -> None:
     note = (
-        f"{push.path} was changed in the repository since the registry last had it, so this "
-        "change was not pushed; the repository's text comes back as a change to review."
+        "The file was changed in the repository since the registry last had it, so this "
+        "change was not pushed over it."
     )
     Push.objects.filter(pk=push.pk).update(state=Push.State.CONFLICT, note=note)
     AuditEvent.record(
@@ -274,12 +274,17 @@ def _record_conflict(push: Push, upstream: str | None) -> None:
 
 
 def _record_pushed(pushes: list[tuple[Push, str]], branch: str = "") -> None:
+    """The pushes done; on the branch itself, each agent's file there now holds its text."""
     now = timezone.now()
     with transaction.atomic():
         for push, commit in pushes:
             Push.objects.filter(pk=push.pk).update(
                 state=Push.State.PUSHED, commit=commit, branch=branch, pushed_at=now
             )
+            if push.version_id and not branch:
+                Agent.objects.filter(pk=push.agent_id, live_version_id=push.version_id).update(
+                    synced_hash=push.version.sha256
+                )
     for push, commit in pushes:
         AuditEvent.record("repository.push", obj=push.change, path=push.path, commit=commit)
 
