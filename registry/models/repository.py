@@ -107,6 +107,9 @@ class RepositoryState(models.Model):
     # means the history was rewritten, and nothing is pushed until a maintainer accepts it.
     last_seen_commit = models.CharField(max_length=64, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    # The branch's commit whose changes the registry has taken in.
+    last_pulled_commit = models.CharField(max_length=64, blank=True)
+    last_pulled_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     failures = models.PositiveIntegerField(default=0)  # in a row, since the last success
@@ -150,9 +153,15 @@ class RepositoryState(models.Model):
         cls.objects.filter(pk=1).update(last_seen_commit=commit, last_seen_at=timezone.now())
 
     @classmethod
+    def pulled(cls, commit: str) -> None:
+        cls.objects.filter(pk=1).update(last_pulled_commit=commit, last_pulled_at=timezone.now())
+
+    @classmethod
     def accept_history(cls) -> None:
         """Go on from whatever the branch holds now (after a force-push upstream)."""
-        cls.objects.filter(pk=1).update(last_seen_commit="", last_seen_at=None)
+        cls.objects.filter(pk=1).update(
+            last_seen_commit="", last_seen_at=None, last_pulled_commit="", last_pulled_at=None
+        )
 
     @classmethod
     def failed(cls, error: str) -> timedelta:

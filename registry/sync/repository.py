@@ -23,6 +23,7 @@ from registry.models import Agent, AuditEvent
 from registry.models.repository import Push, RepositoryState
 from registry.sync.files import UnsafePath, read_existing, target_path, write_atomic
 from registry.sync.git import GitError, commit_message, describe_change, git, run_git, said
+from registry.sync.pulling import PullReport, pull
 
 CHANGE_TRAILER = "Registry-Change"
 # How many commits of the branch are searched for pushes already made.
@@ -106,6 +107,7 @@ class SyncReport:
     pushed: list[int] = field(default_factory=list)  # change ids
     conflicts: list[int] = field(default_factory=list)
     commit: str = ""
+    pulled: PullReport = field(default_factory=PullReport)
 
     def as_dict(self) -> dict:
         return {
@@ -113,6 +115,7 @@ class SyncReport:
             "pushed": self.pushed,
             "conflicts": self.conflicts,
             "commit": self.commit,
+            "pulled": self.pulled.as_dict(),
         }
 
     def summary(self) -> str:
@@ -297,6 +300,10 @@ def push_waiting() -> SyncReport:
     try:
         clone = Clone(clone_folder())
         clone.prepare()
+        upstream = clone.fetch()
+        _check_history(clone, upstream)
+        clone.start_from(upstream)
+        pulled = pull(clone, upstream)
         if settings.REGISTRY_GIT_PUSH == "branch":
             report = _push_to_branches(clone)
         else:
@@ -308,23 +315,27 @@ def push_waiting() -> SyncReport:
     finally:
         RepositoryState.release(owner)
     RepositoryState.succeeded(report.commit)
+    report.pulled = pulled
     return report
+
+
+def _check_history(clone: Clone, upstream: str | None) -> None:
+    """RemoteError when the branch no longer holds the commit the registry last saw there."""
+    seen = RepositoryState.current().last_seen_commit
+    if seen and (not upstream or not clone.is_ancestor(seen, upstream)):
+        raise RemoteError(
+            f"the branch {clone.branch} was rewritten in the repository (force-pushed): "
+            f"commit {seen[:12]}, where the registry last saw it, is no longer in its "
+            "history. Nothing was fetched or pushed. A maintainer accepts the new history on "
+            "the Repository page."
+        )
 
 
 def _push_to_branch(clone: Clone) -> SyncReport:
     report = SyncReport()
     for _ in range(REPLAYS):
         upstream = clone.fetch()
-        state = RepositoryState.current()
-        if state.last_seen_commit and (
-            not upstream or not clone.is_ancestor(state.last_seen_commit, upstream)
-        ):
-            raise RemoteError(
-                f"the branch {clone.branch} was rewritten in the repository (force-pushed): "
-                f"commit {state.last_seen_commit[:12]}, where the registry last saw it, is no "
-                "longer in its history. Nothing was pushed. A maintainer accepts the new "
-                "history on the Repository page."
-            )
+        _check_history(clone, upstream)
         already = clone.pushed_changes(upstream)
         clone.start_from(upstream)
         made: list[tuple[Push, str]] = []
