@@ -252,6 +252,10 @@ REGISTRY_GIT_TOKEN = os.environ.get("REGISTRY_GIT_TOKEN", "")
 REGISTRY_GIT_TOKEN_USER = os.environ.get("REGISTRY_GIT_TOKEN_USER", "x-access-token")
 # Pages link each pushed commit and branch here, e.g. https://github.com/team/agents
 REGISTRY_GIT_WEB_URL = os.environ.get("REGISTRY_GIT_WEB_URL", "").strip().rstrip("/")
+# How often the repository is fetched for its own changes (a webhook fetches at once).
+REGISTRY_GIT_FETCH_SECONDS = max(10, int(os.environ.get("REGISTRY_GIT_FETCH_SECONDS", 300)))
+# The secret a webhook's delivery is signed with (GitHub, Gitea) or carries (GitLab).
+REGISTRY_GIT_WEBHOOK_SECRET = os.environ.get("REGISTRY_GIT_WEBHOOK_SECRET", "")
 # A push that could not reach the remote is tried again after 10 s, 20 s, 40 s ... at most this.
 REGISTRY_GIT_RETRY_MAX_SECONDS = int(os.environ.get("REGISTRY_GIT_RETRY_MAX_SECONDS", 600))
 

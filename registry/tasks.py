@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.utils import timezone
@@ -17,17 +18,21 @@ from registry.sync.repository import RemoteError, push_waiting
 
 @task()
 def sync_repository() -> dict:
-    """Push every published change that waits. A remote that cannot be reached leaves them
-    waiting, and queues the next try after a wait that doubles each time."""
+    """Take in the repository's changes and push every published change that waits; then
+    queue the next sync, REGISTRY_GIT_FETCH_SECONDS later. A remote that cannot be reached
+    leaves the pushes waiting, and queues the next try after a wait that doubles each time."""
     if not repository_configured():
         return {"skipped": "no repository is configured (REGISTRY_GIT_REMOTE)"}
     try:
-        return push_waiting().as_dict()
+        report = push_waiting().as_dict()
     except RemoteError:
         state = RepositoryState.current()
         if state.next_attempt_at:
             enqueue_sync(delay=max(state.next_attempt_at - timezone.now(), timedelta(0)))
         raise
+    # The next fetch, unless one is queued already (by a publish, a webhook, Push now).
+    enqueue_sync(delay=timedelta(seconds=settings.REGISTRY_GIT_FETCH_SECONDS))
+    return report
 
 
 # The tasks by their path, and what the Tasks page calls each.
@@ -36,19 +41,19 @@ TASK_LABELS = {sync_repository.module_path: "Repository sync"}
 
 
 def enqueue_sync(delay: timedelta | None = None, *, force: bool = False):
-    """Queue a sync (after delay), unless one is queued already: it pushes all that waits.
-    force queues one to run now whatever is queued (Push now, Retry)."""
-    if (
-        not force
-        and DBTaskResult.objects.filter(
-            task_path=sync_repository.module_path, status=TaskResultStatus.READY
-        ).exists()
-    ):
-        return None
-    planned = sync_repository
+    """Queue a sync, unless one is queued already: it does all that waits. Run now, unless one
+    due now is queued; after delay, unless any is queued. force: now, whatever is queued (Push
+    now, Retry)."""
+    queued = DBTaskResult.objects.filter(
+        task_path=sync_repository.module_path, status=TaskResultStatus.READY
+    )
     if delay:
-        planned = planned.using(run_after=timezone.now() + delay)
-    return planned.enqueue()
+        if queued.exists():
+            return None
+        return sync_repository.using(run_after=timezone.now() + delay).enqueue()
+    if not force and queued.ready().exists():
+        return None
+    return sync_repository.enqueue()
 
 
 def queue_sync_after_publish(sender, instance: Push, created: bool, **kwargs) -> None:

@@ -85,8 +85,14 @@ def test_workers_killed_mid_sync_lose_and_double_nothing(remote, users, settings
         worker.wait(timeout=30)
         advanced += git(remote, "rev-parse", "main").strip() != before
 
-    finisher = start_worker(env, "--batch")
-    assert finisher.wait(timeout=120) == 0
+    # A worker left running: it syncs at once, and again after a back-off should a git the
+    # killed ones left behind still hold a lock in the remote.
+    finisher = start_worker(env, "--interval", "0.2")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and Push.objects.waiting().exists():
+        time.sleep(0.2)
+    finisher.terminate()
+    assert finisher.wait(timeout=30) == 0
 
     assert Push.objects.waiting().count() == 0
     assert set(Push.objects.values_list("state", flat=True)) == {Push.State.PUSHED}

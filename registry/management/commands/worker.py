@@ -1,8 +1,7 @@
-"""Run background tasks: django-tasks-db's worker, after queueing a sync for pushes that wait."""
+"""Run background tasks: django-tasks-db's worker, after queueing a sync of the repository."""
 
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorker
 
-from registry.models import Push
 from registry.models.repository import repository_configured
 from registry.tasks import enqueue_sync
 
@@ -14,7 +13,8 @@ class Command(DatabaseWorker):
     )
 
     def handle(self, *args, **options):
-        # Pushes whose sync was lost (a worker killed mid-run) go out now.
-        if repository_configured() and Push.objects.waiting().exists():
+        # The repository is synced at start, and from then on every REGISTRY_GIT_FETCH_SECONDS;
+        # pushes whose sync was lost (a worker killed mid-run) go out now.
+        if repository_configured():
             enqueue_sync()
         return super().handle(*args, **options)
