@@ -6,10 +6,12 @@ from django.urls import include, path
 
 from registry.ops.health import healthz
 from registry.ops.metrics import metrics_view
+from registry.views.hooks import git_hook
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
+    path("hooks/git", git_hook, name="git_hook"),
     path("admin/", admin.site.urls),
     # Sign-in, sign-out and changing one's password; no reset by email: a maintainer resets a
     # password with `manage.py changepassword`.
