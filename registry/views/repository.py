@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
@@ -19,7 +20,15 @@ from registry.views.common import HtmxHttpRequest, _require_permission, _wants_f
 
 TASKS_PER_PAGE = 50
 RECENT_PUSHES = 20
-ACTIVE = (TaskResultStatus.READY, TaskResultStatus.RUNNING)
+
+
+def _is_active(result) -> bool:
+    """Running, or due to run now: a page showing it follows it until it ends."""
+    if result.status == TaskResultStatus.RUNNING:
+        return True
+    # A task queued without a time to run after has the largest date: it is due now.
+    due = result.run_after.year == 9999 or result.run_after <= timezone.now()
+    return result.status == TaskResultStatus.READY and due
 
 
 def _require_maintainer(request, action: str) -> None:
@@ -62,11 +71,14 @@ def repository_page(request: HtmxHttpRequest):
         "state": state,
         "last_error": redact(state.last_error),
         "last_push_url": commit_url(state.last_push_commit),
+        "last_pulled_url": commit_url(state.last_pulled_commit),
+        "fetch_seconds": settings.REGISTRY_GIT_FETCH_SECONDS,
+        "webhook": bool(settings.REGISTRY_GIT_WEBHOOK_SECRET),
         "waiting": waiting,
         "conflicts": conflicts,
         "pushed": pushed,
         "syncs": [_task_row(result) for result in syncs[:5]],
-        "active": any(result.status in ACTIVE for result in syncs[:5]),
+        "active": any(_is_active(result) for result in syncs[:5]),
     }
     template = "registry/repository.html"
     if _wants_fragment(request):
@@ -82,7 +94,9 @@ def repository_push_now(request):
         return redirect("registry:repository")
     enqueue_sync(force=True)
     AuditEvent.record("repository.push_now", actor=request.user, request=request)
-    messages.success(request, "A sync is queued: a worker pushes what waits in a moment.")
+    messages.success(
+        request, "A sync is queued: a worker fetches the repository and pushes what waits."
+    )
     return redirect("registry:repository")
 
 
@@ -111,6 +125,7 @@ def _task_row(result: DBTaskResult) -> dict:
         # "registry.sync.repository.RemoteError: the repository ..." -> what it said.
         error = error.split(": ", 1)[1] if ": " in error and "." in error.split(":")[0] else error
     value = result.return_value if isinstance(result.return_value, dict) else {}
+    pulled = value.get("pulled") if isinstance(value.get("pulled"), dict) else {}
     return {
         "id": result.id,
         "label": TASK_LABELS.get(result.task_path, result.task_path.rpartition(".")[2]),
@@ -123,6 +138,10 @@ def _task_row(result: DBTaskResult) -> dict:
         "error": error,
         "pushed": len(value.get("pushed", [])),
         "conflicts": len(value.get("conflicts", [])),
+        "taken_in": len(pulled.get("updated", [])) + len(pulled.get("created", [])),
+        "proposed": len(pulled.get("proposed", [])),
+        "skipped": pulled.get("rejected", []),
+        "note": value.get("skipped", ""),
         "can_retry": result.status == TaskResultStatus.FAILED and result.task_path in TASKS_BY_PATH,
     }
 
@@ -136,7 +155,7 @@ def tasks_page(request: HtmxHttpRequest):
     context = {
         "page": page,
         "rows": rows,
-        "active": any(row["status"] in ACTIVE for row in rows),
+        "active": any(_is_active(result) for result in page),
         "counts": {TaskResultStatus(status).label: count for status, count in _counts()},
     }
     template = "registry/tasks.html"
