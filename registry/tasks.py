@@ -13,6 +13,7 @@ from django_tasks_db.models import DBTaskResult
 
 from registry.models import Push, RepositoryState
 from registry.models.repository import repository_configured
+from registry.sync import background_import
 from registry.sync.repository import RemoteError, push_waiting
 
 
@@ -35,9 +36,15 @@ def sync_repository() -> dict:
     return report
 
 
+@task()
+def run_import(job_id: int) -> dict:
+    """Import a large upload's files (an ImportJob)."""
+    return background_import.run(job_id)
+
+
 # The tasks by their path, and what the Tasks page calls each.
-TASKS_BY_PATH = {sync_repository.module_path: sync_repository}
-TASK_LABELS = {sync_repository.module_path: "Repository sync"}
+TASKS_BY_PATH = {task.module_path: task for task in (sync_repository, run_import)}
+TASK_LABELS = {sync_repository.module_path: "Repository sync", run_import.module_path: "Import"}
 
 
 def enqueue_sync(delay: timedelta | None = None, *, force: bool = False):

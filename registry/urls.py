@@ -40,6 +40,7 @@ urlpatterns = [
     path("drift/", drift.drift_page, name="drift"),
     path("drift/import/", drift.drift_import, name="drift_import"),
     path("import/", transfer.import_upload, name="import_upload"),
+    path("import/jobs/<int:pk>/", transfer.import_job, name="import_job"),
     path("export.zip", transfer.export_download, name="export_download"),
     path("graph/", graph.graph_page, name="graph"),
     path("compliance/", compliance.compliance, name="compliance"),

@@ -25,6 +25,7 @@ from registry.models.changes import (
     WorkflowError,
 )
 from registry.models.compliance import ComplianceSnapshot, enforcement_is_strict
+from registry.models.imports import ImportJob
 from registry.models.repository import Push, RepositoryState
 from registry.models.tokens import ApiToken
 
@@ -38,6 +39,7 @@ __all__ = [
     "Comment",
     "ComplianceSnapshot",
     "ImmutableVersionError",
+    "ImportJob",
     "LISTED_FIELDS",
     "Outcome",
     "Push",

@@ -61,6 +61,35 @@ class IncomingFile:
     refused: str = ""
 
 
+def screen(
+    files: list[IncomingFile],
+) -> tuple[list[tuple[str, str, AgentDocument]], list[tuple[str, str]]]:
+    """The files import would take, as (path, text, document), and those it refuses, as
+    (path, reason): not UTF-8, NUL, too large, symlink, unsafe path, a path given twice."""
+    accepted: list[tuple[str, str, AgentDocument]] = []
+    rejected: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for incoming in files:
+        reason = incoming.refused
+        if not reason:
+            try:
+                path = clean_relative_path(incoming.path)
+                document = AgentDocument.parse(incoming.data, max_bytes=max_file_bytes())
+            except UnsafePath as error:
+                reason = str(error)
+            except DocumentError as error:
+                reason = f"line {error.line}: {error.message}"
+            else:
+                if path in seen:
+                    reason = f"the path {path} is given more than once"
+        if reason:
+            rejected.append((readable_path(incoming.path), reason))
+        else:
+            accepted.append((path, document.to_bytes().decode("utf-8"), document))
+            seen.add(path)
+    return accepted, rejected
+
+
 def import_files(
     files: list[IncomingFile],
     author=None,
@@ -79,26 +108,8 @@ def import_files(
     validates the files in that many forked processes while this one writes: for a command
     line, never for a web request (forking a threaded server process is not safe)."""
     report = ImportReport()
-    accepted: list[tuple[str, str, AgentDocument]] = []
-    accepted_paths: set[str] = set()
-    for incoming in files:
-        reason = incoming.refused
-        if not reason:
-            try:
-                path = clean_relative_path(incoming.path)
-                document = AgentDocument.parse(incoming.data, max_bytes=max_file_bytes())
-            except UnsafePath as error:
-                reason = str(error)
-            except DocumentError as error:
-                reason = f"line {error.line}: {error.message}"
-            else:
-                if path in accepted_paths:
-                    reason = f"the path {path} is given more than once"
-        if reason:
-            report.rejected.append((readable_path(incoming.path), reason))
-        else:
-            accepted.append((path, document.to_bytes().decode("utf-8"), document))
-            accepted_paths.add(path)
+    accepted, report.rejected = screen(files)
+    accepted_paths = {path for path, _, _ in accepted}
     if report.rejected and not skip_rejected:
         return report
 

@@ -15,7 +15,7 @@ from django_tasks_db.models import DBTaskResult
 from registry.models import AuditEvent, Push, RepositoryState
 from registry.models.repository import repository_configured
 from registry.sync.repository import redact, shown_remote
-from registry.tasks import TASK_LABELS, TASKS_BY_PATH, enqueue_sync
+from registry.tasks import TASK_LABELS, TASKS_BY_PATH, enqueue_sync, sync_repository
 from registry.views.common import HtmxHttpRequest, _require_permission, _wants_fragment, _with_vary
 
 TASKS_PER_PAGE = 50
@@ -61,7 +61,9 @@ def repository_page(request: HtmxHttpRequest):
         push.commit_url = commit_url(push.commit)
         push.branch_url = branch_url(push.branch)
     state = RepositoryState.current()
-    syncs = DBTaskResult.objects.filter(task_path__in=TASK_LABELS).order_by("-enqueued_at")
+    syncs = DBTaskResult.objects.filter(task_path=sync_repository.module_path).order_by(
+        "-enqueued_at"
+    )
     context = {
         "configured": repository_configured(),
         "remote": shown_remote(),
@@ -141,9 +143,20 @@ def _task_row(result: DBTaskResult) -> dict:
         "taken_in": len(pulled.get("updated", [])) + len(pulled.get("created", [])),
         "proposed": len(pulled.get("proposed", [])),
         "skipped": pulled.get("rejected", []),
-        "note": value.get("skipped", ""),
+        "note": value.get("skipped", "") or _import_summary(value),
         "can_retry": result.status == TaskResultStatus.FAILED and result.task_path in TASKS_BY_PATH,
     }
+
+
+def _import_summary(value: dict) -> str:
+    """An import task's result in a line."""
+    if "created" not in value:
+        return ""
+    counts = ", ".join(
+        f"{len(value.get(name, []))} {name.replace('_', ' ')}"
+        for name in ("created", "updated", "unchanged", "conflicts", "rejected")
+    )
+    return counts + ("" if value.get("stored") else "; nothing stored")
 
 
 @require_GET

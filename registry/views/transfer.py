@@ -11,19 +11,25 @@ from django.core.exceptions import (
     RequestDataTooBig,
     TooManyFilesSent,
 )
+from django.db import transaction
 from django.http import FileResponse, HttpRequest
 from django.http.multipartparser import MultiPartParserError
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from registry.forms import ImportUploadForm
-from registry.models import Agent, AuditEvent
+from registry.models import Agent, AuditEvent, ImportJob
+from registry.sync.background_import import from_dict, queue_import
 from registry.sync.importing import ImportReport, import_files
-from registry.sync.uploads import SPOOL_BYTES, _size, write_export_zip
+from registry.sync.uploads import SPOOL_BYTES, Upload, _size, write_export_zip
+from registry.tasks import run_import
+from registry.views.common import HtmxHttpRequest, _wants_fragment, _with_vary
 
 FOLD_AFTER = 30  # files listed under a heading of the import report before it is folded
+# An upload of more files than this is imported by a worker, its page showing the progress.
+IMPORT_IN_BACKGROUND_FROM = 200
 
 
 @dataclass
@@ -166,6 +172,14 @@ def _import_post(request: HttpRequest):
     if not form.is_valid():
         return _render_import(request, form, status=400)
     dry_run = form.cleaned_data["dry_run"]
+    if not dry_run and len(form.upload.files) > IMPORT_IN_BACKGROUND_FROM:
+        # Many files: a worker imports them, and the job's page follows it.
+        with transaction.atomic():
+            job = queue_import(
+                form.upload, request.user, skip_rejected=form.cleaned_data["skip_rejected"]
+            )
+            transaction.on_commit(lambda: run_import.enqueue(job.pk), robust=True)
+        return redirect("registry:import_job", pk=job.pk)
     report = import_files(
         form.upload.files,
         request.user,
@@ -184,6 +198,27 @@ def _import_post(request: HttpRequest):
     return _render_import(
         request, ImportUploadForm(), upload=form.upload, report=report, dry_run=dry_run
     )
+
+
+@require_GET
+def import_job(request: HtmxHttpRequest, pk: int):
+    """A background import's progress, then its report."""
+    _require_maintainer(request)
+    job = get_object_or_404(ImportJob.objects.defer("payload"), pk=pk)
+    report = from_dict(job.report) if job.report else None
+    upload = Upload(job.source, ignored=job.ignored, other_files=job.other_files)
+    context = {
+        "job": job,
+        "report": report,
+        "upload": upload,
+        "groups": report_groups(report) if report else [],
+        "dry_run": False,
+        "nothing_stored": bool(report and report.rejected and not report.stored),
+    }
+    template = "registry/import_job.html"
+    if _wants_fragment(request):
+        template += "#job"
+    return _with_vary(render(request, template, context))
 
 
 @require_GET
