@@ -1,5 +1,6 @@
 """Test data and helpers: agent files to build, the corpus of real ones, running commands."""
 
+import subprocess
 from io import StringIO
 from pathlib import Path
 
@@ -68,6 +69,18 @@ def tree(folder: Path) -> dict[str, bytes]:
         for path in sorted(folder.rglob("*"))
         if path.is_file() and not path.is_symlink()
     }
+
+
+def git(folder, *args) -> str:
+    """git as a person working on a test repository runs it (their output, or an error)."""
+    result = subprocess.run(
+        ["git", "-c", "user.name=Someone", "-c", "user.email=someone@example.com", *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
 
 
 def run(*args) -> tuple[int, str, str]:

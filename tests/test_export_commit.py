@@ -1,41 +1,17 @@
 """export_agents DIR --commit: one commit of exactly the agent files that changed, saying who
 wrote and who approved each."""
 
-import subprocess
-
 import pytest
 from django.contrib.auth.models import Group
 
 from registry.models import Agent, ChangeRequest
 from registry.sync.importing import IncomingFile, import_files
-from tests.helpers import agent_text, run, tree, write
+from tests.helpers import agent_text, git, run, tree, write
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("isolated_git")]
 
 ONE = agent_text()
 OTHER = agent_text("other-agent", "Does everything else.", delegate_to="- **agent-one** — x\n")
-
-
-def git(repo, *args) -> str:
-    """git as the person setting up the test repository would run it."""
-    result = subprocess.run(
-        ["git", "-c", "user.name=Setup", "-c", "user.email=setup@example.com", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout
-
-
-@pytest.fixture(autouse=True)
-def no_git_identity(monkeypatch, tmp_path):
-    """No global or system git configuration, and no identity in the environment."""
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "no-gitconfig"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for variable in ("NAME", "EMAIL"):
-        for role in ("AUTHOR", "COMMITTER"):
-            monkeypatch.delenv(f"GIT_{role}_{variable}", raising=False)
 
 
 @pytest.fixture

@@ -12,13 +12,12 @@ from registry.models import Agent
 from registry.sync.repository import push_waiting
 from tests.test_repository_push import (  # noqa: F401 (fixtures)
     OTHER,
-    no_git_configuration,
     remote,
     someone_pushes,
     work_the_queue,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("isolated_git")]
 
 SECRET = "webhook-secret-123"
 PUSH = json.dumps({"ref": "refs/heads/main", "after": "0" * 40}).encode()

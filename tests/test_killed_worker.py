@@ -12,10 +12,10 @@ import pytest
 from django.db import connection
 
 from registry.models import Agent, Push, RepositoryState
-from tests.helpers import MANAGE, agent_text
-from tests.test_repository_push import git, publish, remote, users  # noqa: F401 (fixtures)
+from tests.helpers import MANAGE, agent_text, git
+from tests.test_repository_push import publish, remote, users  # noqa: F401 (fixtures)
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("isolated_git")]
 
 KILLS = 20
 CHANGES_PER_ROUND = 5

@@ -5,19 +5,18 @@ import pytest
 
 from registry.models import Agent, AuditEvent, ChangeRequest, RepositoryState
 from registry.sync.repository import push_waiting
-from tests.helpers import agent_text
+from tests.helpers import agent_text, git
 from tests.test_repository_push import (  # noqa: F401 (fixtures)
     ONE,
     OTHER,
-    git,
-    no_git_configuration,
     publish,
     remote,
     someone_pushes,
     users,
+    work_the_queue,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("isolated_git")]
 
 
 @pytest.fixture
@@ -25,6 +24,19 @@ def synced(remote):  # noqa: F811
     """The registry has synced once: the branch as it was is where it starts from."""
     push_waiting()
     return remote
+
+
+def push_one_unreadable_file(remote, tmp_path):  # noqa: F811
+    """Someone pushes two files: other-agent.md edited, and latin.md, which is not UTF-8."""
+    someone_pushes(
+        remote,
+        tmp_path,
+        {
+            "agents/latin.md": b"---\nname: caf\xe9\n---\n",
+            "agents/other-agent.md": OTHER + "\nOne more line.\n",
+        },
+        "Two files, one unreadable",
+    )
 
 
 def test_the_first_sync_takes_the_branch_as_it_is(remote):  # noqa: F811
@@ -126,13 +138,7 @@ def test_a_file_that_breaks_the_import_rules_is_reported_and_skipped(
     tmp_path,
     users,  # noqa: F811
 ):
-    other = tmp_path / "other"
-    git(tmp_path, "clone", "--quiet", str(synced), str(other))
-    (other / "agents" / "latin.md").write_bytes(b"---\nname: caf\xe9\n---\n")
-    (other / "agents" / "other-agent.md").write_text(OTHER + "\nOne more line.\n")
-    git(other, "add", "--all")
-    git(other, "commit", "--quiet", "-m", "Two files, one unreadable")
-    git(other, "push", "--quiet", "origin", "HEAD:main")
+    push_one_unreadable_file(synced, tmp_path)
 
     report = push_waiting()
 
@@ -149,15 +155,8 @@ def test_the_tasks_page_says_what_a_sync_took_in_and_skipped(
     tmp_path,
     maintainer_client,  # noqa: F811
 ):
-    other = tmp_path / "other"
-    git(tmp_path, "clone", "--quiet", str(synced), str(other))
-    (other / "agents" / "latin.md").write_bytes(b"---\nname: caf\xe9\n---\n")
-    (other / "agents" / "other-agent.md").write_text(OTHER + "\nOne more line.\n")
-    git(other, "add", "--all")
-    git(other, "commit", "--quiet", "-m", "Two files, one unreadable")
-    git(other, "push", "--quiet", "origin", "HEAD:main")
+    push_one_unreadable_file(synced, tmp_path)
     from registry.tasks import enqueue_sync
-    from tests.test_repository_push import work_the_queue
 
     enqueue_sync()
     work_the_queue()

@@ -16,30 +16,12 @@ from django_tasks_db.models import DBTaskResult
 from registry.models import Agent, ChangeRequest, Push, RepositoryState
 from registry.sync import repository
 from registry.sync.repository import RemoteError, push_waiting
-from tests.helpers import agent_text, run, write
+from tests.helpers import agent_text, git, run, write
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("isolated_git")]
 
 ONE = agent_text()
 OTHER = agent_text("other-agent", "Does everything else.", delegate_to="- **agent-one** — x\n")
-
-
-def git(folder, *args) -> str:
-    """git as a person working on the team's repository runs it."""
-    result = subprocess.run(
-        ["git", "-c", "user.name=Someone", "-c", "user.email=someone@example.com", *args],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout
-
-
-@pytest.fixture(autouse=True)
-def no_git_configuration(monkeypatch, tmp_path):
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "no-gitconfig"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from playwright.sync_api import expect
 
 from registry.models import Agent, ChangeRequest
 from registry.sync.repository import push_waiting
-from tests.helpers import DEMO, DEMO_NAMES, write
+from tests.helpers import DEMO, DEMO_NAMES, git, write
 from tests.test_killed_worker import start_worker, worker_environment
-from tests.test_repository_push import git, someone_pushes
+from tests.test_repository_push import someone_pushes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
