@@ -31,9 +31,17 @@ def sync_repository() -> dict:
         if state.next_attempt_at:
             enqueue_sync(delay=max(state.next_attempt_at - timezone.now(), timedelta(0)))
         raise
+    if report["busy"]:
+        # Another sync holds the repository, and may have read the waiting pushes before the
+        # one that queued this sync was committed: this one tries again shortly.
+        sync_repository.using(run_after=timezone.now() + BUSY_RETRY).enqueue()
+        return report
     # The next fetch, unless one is queued already (by a publish, a webhook, Push now).
     enqueue_sync(delay=timedelta(seconds=settings.REGISTRY_GIT_FETCH_SECONDS))
     return report
+
+
+BUSY_RETRY = timedelta(seconds=2)
 
 
 @task()

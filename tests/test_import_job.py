@@ -57,6 +57,7 @@ def test_a_large_upload_is_imported_by_a_worker_and_its_page_follows_it(
     assert (event.details["created"], event.details["job"]) == (len(files), job.pk)
     tasks = maintainer_client.get("/tasks/").text
     assert f"{len(files)} created, 0 updated" in tasks
+    assert f'href="/import/jobs/{job.pk}/">Import #{job.pk}</a>' in tasks
 
 
 def test_a_rejected_file_in_a_large_upload_stores_nothing(

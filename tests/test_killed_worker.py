@@ -10,6 +10,7 @@ import time
 
 import pytest
 from django.db import connection
+from django_tasks_db.models import DBTaskResult
 
 from registry.models import Agent, Push, RepositoryState
 from tests.helpers import MANAGE, agent_text, git
@@ -106,3 +107,40 @@ def test_workers_killed_mid_sync_lose_and_double_nothing(remote, users, settings
         f"moved; {len(published)} pushes: 0 lost, 0 doubled"
     )
     assert interrupted >= 3, "too few kills landed in the middle of a sync"
+
+
+def test_two_workers_at_once_take_each_task_once_and_push_each_change_once(
+    remote,  # noqa: F811
+    users,  # noqa: F811
+    settings,
+    tmp_path,
+):
+    env = worker_environment(settings, tmp_path)
+    workers = [start_worker(env, "--interval", "0.05") for _ in range(2)]
+    try:
+        agent = Agent.objects.get(name="agent-one")
+        published = []
+        for number in range(12):
+            text = agent_text(description=f"Change {number}, two workers.")
+            published.append(publish(users, text, agent).pk)
+            time.sleep(0.1)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and (
+            Push.objects.waiting().exists()
+            or DBTaskResult.objects.filter(status__in=["READY", "RUNNING"])
+            .filter(run_after__year=9999)
+            .exists()
+        ):
+            time.sleep(0.2)
+    finally:
+        for worker in workers:
+            worker.terminate()
+            worker.wait(timeout=30)
+
+    changes = git(remote, "log", "--format=%(trailers:key=Registry-Change,valueonly)", "main")
+    pushed = [int(line) for line in changes.splitlines() if line.strip()]
+    assert list(reversed(pushed)) == published  # each once, in order
+    ran = DBTaskResult.objects.exclude(status="READY")
+    assert ran.count() >= 2
+    assert all(len(result.worker_ids) == 1 for result in ran)  # each taken by one worker
+    assert not ran.filter(status="FAILED").exists()

@@ -16,6 +16,7 @@ from django_tasks_db.models import DBTaskResult
 from registry.models import Agent, ChangeRequest, Push, RepositoryState
 from registry.sync import repository
 from registry.sync.repository import RemoteError, push_waiting
+from registry.tasks import sync_repository
 from tests.helpers import agent_text, git, run, write
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("isolated_git")]
@@ -254,6 +255,15 @@ def test_a_second_sync_while_one_runs_pushes_nothing(remote, users):
     assert report.busy
     assert Push.objects.get().state == Push.State.WAITING
     assert log(remote) == ["Start"]
+    # As a task, it comes back shortly: the other sync may have missed this push.
+    DBTaskResult.objects.all().delete()
+    sync_repository.call()
+    (retry,) = DBTaskResult.objects.filter(status=TaskResultStatus.READY)
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    assert retry.run_after <= timezone.now() + timedelta(seconds=10)
 
 
 def _later():

@@ -15,7 +15,13 @@ from django_tasks_db.models import DBTaskResult
 from registry.models import AuditEvent, Push, RepositoryState
 from registry.models.repository import repository_configured
 from registry.sync.repository import redact, shown_remote
-from registry.tasks import TASK_LABELS, TASKS_BY_PATH, enqueue_sync, sync_repository
+from registry.tasks import (
+    TASK_LABELS,
+    TASKS_BY_PATH,
+    enqueue_sync,
+    run_import,
+    sync_repository,
+)
 from registry.views.common import HtmxHttpRequest, _require_permission, _wants_fragment, _with_vary
 
 TASKS_PER_PAGE = 50
@@ -144,8 +150,17 @@ def _task_row(result: DBTaskResult) -> dict:
         "proposed": len(pulled.get("proposed", [])),
         "skipped": pulled.get("rejected", []),
         "note": value.get("skipped", "") or _import_summary(value),
+        "job": _job_of(result),
         "can_retry": result.status == TaskResultStatus.FAILED and result.task_path in TASKS_BY_PATH,
     }
+
+
+def _job_of(result: DBTaskResult) -> int | None:
+    """The import job an import task works on."""
+    if result.task_path != run_import.module_path:
+        return None
+    args = (result.args_kwargs or {}).get("args") or [None]
+    return args[0] if isinstance(args[0], int) else None
 
 
 def _import_summary(value: dict) -> str:
@@ -162,7 +177,7 @@ def _import_summary(value: dict) -> str:
 @require_GET
 def tasks_page(request: HtmxHttpRequest):
     _require_maintainer(request, "tasks.view")
-    results = DBTaskResult.objects.order_by("-enqueued_at").defer("args_kwargs")
+    results = DBTaskResult.objects.order_by("-enqueued_at")
     page = Paginator(results, TASKS_PER_PAGE).get_page(request.GET.get("page"))
     rows = [_task_row(result) for result in page]
     context = {
