@@ -377,7 +377,7 @@ def load_frontmatter(text: str, line_offset: int = 0) -> tuple[dict, list[KeySpa
         message = f"frontmatter is not valid YAML: {problem}"
         if hint:
             message += f" ({hint})"
-        message += "; Claude Code skips such a file without a word"
+        message += "; Claude Code may skip such a file, or load it without its fields"
         raise _mark_error("yaml-syntax", message, error.problem_mark, line_offset) from None
     except yaml.YAMLError as error:
         raise DocumentError(

@@ -441,8 +441,8 @@ def _frontmatter_problems(document: AgentDocument):
         yield Problem(
             "description-missing",
             ERROR,
-            "'description' is missing or empty: Claude Code skips an agent without one; say "
-            "when this agent should be used",
+            "'description' is missing or empty: Claude Code requires one; say when this agent "
+            "should be used",
             at("description"),
             1,
             "frontmatter.description",
