@@ -12,6 +12,7 @@ from registry.views import (
     editor,
     graph,
     repository,
+    rules,
     transfer,
 )
 
@@ -44,6 +45,8 @@ urlpatterns = [
     path("export.zip", transfer.export_download, name="export_download"),
     path("graph/", graph.graph_page, name="graph"),
     path("compliance/", compliance.compliance, name="compliance"),
+    path("rules/", rules.rule_list, name="rules"),
+    path("rules/<slug:code>/", rules.rule_detail, name="rule"),
     path("repository/", repository.repository_page, name="repository"),
     path("repository/push/", repository.repository_push_now, name="repository_push_now"),
     path(

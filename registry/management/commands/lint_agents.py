@@ -6,7 +6,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from registry.agentfiles import validation
+from registry.agentfiles import rules, validation
 from registry.agentfiles.document import AgentDocument, DocumentError
 from registry.sync.files import find_markdown, read_limited
 
@@ -20,10 +20,20 @@ class Command(BaseCommand):
     requires_migrations_checks = False
 
     def add_arguments(self, parser):
-        parser.add_argument("paths", nargs="+", metavar="PATH", help="agent files or folders")
+        parser.add_argument("paths", nargs="*", metavar="PATH", help="agent files or folders")
         parser.add_argument("--format", choices=["text", "json"], default="text")
+        parser.add_argument(
+            "--explain",
+            metavar="CODE",
+            help="print what the rule with this code checks and why, with examples, and exit",
+        )
 
-    def handle(self, *args, paths, format, **options):
+    def handle(self, *args, paths, format, explain=None, **options):
+        if explain is not None:
+            self.explain(explain)
+            return
+        if not paths:
+            raise CommandError("name the agent files or folders to check", returncode=2)
         limit = settings.REGISTRY_MAX_FILE_BYTES
         files = []
         for given in paths:
@@ -88,3 +98,28 @@ class Command(BaseCommand):
             )
         if any(p.is_error for _, p in problems):
             raise SystemExit(1)
+
+    def explain(self, code: str) -> None:
+        found = rules.rule(code.strip())
+        if found is None:
+            known = ", ".join(sorted(rules.RULES))
+            raise CommandError(
+                f"no rule has the code {code!r}; the codes are: {known}", returncode=2
+            )
+        self.stdout.write(
+            "\n".join(
+                [
+                    f"{found.code} ({found.severity}): {found.title}",
+                    "",
+                    found.checks,
+                    "",
+                    found.why,
+                    "",
+                    "Breaks the rule:",
+                    *(f"    {line}" for line in found.bad.splitlines()),
+                    "",
+                    "Keeps it:",
+                    *(f"    {line}" for line in found.good.splitlines()),
+                ]
+            )
+        )
