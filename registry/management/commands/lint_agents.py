@@ -21,7 +21,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("paths", nargs="*", metavar="PATH", help="agent files or folders")
-        parser.add_argument("--format", choices=["text", "json"], default="text")
+        parser.add_argument(
+            "--format",
+            choices=["text", "json", "github", "sarif"],
+            default="text",
+            help="text lines; json; github: workflow annotations; sarif: for code scanning",
+        )
         parser.add_argument(
             "--explain",
             metavar="CODE",
@@ -89,6 +94,11 @@ class Command(BaseCommand):
                 for shown, p in problems
             ]
             self.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False))
+        elif format == "github":
+            for shown, p in problems:
+                self.stdout.write(github_annotation(shown, p))
+        elif format == "sarif":
+            self.stdout.write(json.dumps(sarif(problems), indent=2, ensure_ascii=False))
         else:
             for shown, p in problems:
                 self.stdout.write(f"{shown}:{p.line}:{p.column}: {p.severity} {p.code} {p.message}")
@@ -123,3 +133,67 @@ class Command(BaseCommand):
                 ]
             )
         )
+
+
+def _escape(text: str, *, prop: bool = False) -> str:
+    """A value in a GitHub workflow command: %, CR and LF encoded; in a property, : and , too."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+
+def github_annotation(path: str, problem) -> str:
+    """One problem as a GitHub Actions annotation on its line of the file."""
+    level = "error" if problem.is_error else "warning"
+    where = ",".join(
+        [
+            f"file={_escape(path, prop=True)}",
+            f"line={problem.line}",
+            f"col={problem.column}",
+            f"title={_escape(problem.code, prop=True)}",
+        ]
+    )
+    return f"::{level} {where}::{_escape(problem.message)}"
+
+
+def sarif(problems) -> dict:
+    """The problems as a SARIF 2.1.0 log, for code scanning, each rule described once."""
+    used = sorted({p.code for _, p in problems})
+    descriptions = []
+    for code in used:
+        found = rules.rule(code)
+        entry = {"id": code}
+        if found is not None:
+            entry.update(
+                shortDescription={"text": found.title},
+                fullDescription={"text": found.checks},
+                help={"text": found.why},
+                defaultConfiguration={"level": found.severity},
+            )
+        descriptions.append(entry)
+    results = [
+        {
+            "ruleId": p.code,
+            "ruleIndex": used.index(p.code),
+            "level": "error" if p.is_error else "warning",
+            "message": {"text": p.message},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": Path(path).as_posix()},
+                        "region": {"startLine": p.line, "startColumn": p.column},
+                    }
+                }
+            ],
+        }
+        for path, p in problems
+    ]
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": "lint_agents", "rules": descriptions}},
+                "results": results,
+            }
+        ],
+    }
