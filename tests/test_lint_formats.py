@@ -72,3 +72,42 @@ def test_clean_files_give_no_annotations_and_an_empty_sarif_run(tmp_path):
     code, out, _ = run("lint_agents", "--format", "sarif", tmp_path)
     assert code == 0
     assert json.loads(out)["runs"][0]["results"] == []
+
+
+def test_the_pre_commit_hook_runs_the_linter_over_its_folder(tmp_path):
+    import os
+    import subprocess
+
+    import yaml
+
+    from tests.helpers import MANAGE
+
+    root = MANAGE.parent
+    (hook,) = yaml.safe_load((root / ".pre-commit-hooks.yaml").read_text())
+    assert (hook["id"], hook["language"], hook["pass_filenames"]) == (
+        "lint-agents",
+        "script",
+        False,
+    )
+    entry = root / hook["entry"]
+    assert os.access(entry, os.X_OK)
+    write(tmp_path, {".claude/agents/agent-one.md": agent_text()})
+    write(
+        tmp_path,
+        {
+            ".claude/agents/other-agent.md": agent_text(
+                "other-agent", delegate_to="- **agent-one** — x\n"
+            )
+        },
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DEBUG")}
+
+    clean = subprocess.run([entry, *hook["args"]], cwd=tmp_path, env=env, capture_output=True)
+    write(tmp_path, {".claude/agents/bad.md": "---\nname: Bad Name\n---\n"})
+    broken = subprocess.run(
+        [entry, "--format", "github", *hook["args"]], cwd=tmp_path, env=env, capture_output=True
+    )
+
+    assert clean.returncode == 0, clean.stderr
+    assert broken.returncode == 1, broken.stderr
+    assert b"::error file=.claude/agents/bad.md,line=2,col=1,title=name-invalid::" in broken.stdout
