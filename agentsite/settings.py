@@ -217,6 +217,14 @@ if REGISTRY_ENFORCEMENT not in {"baseline", "strict"}:
     )
 # The agent list's rendered results are cached for this long at most (0: not cached); any
 # change to an agent or a change request makes a new cache key at once.
+# The tool an agent is written for when its folder does not say (.claude/agents/ is Claude
+# Code's, .github/agents/ Copilot's, .opencode/agent(s)/ OpenCode's).
+REGISTRY_DEFAULT_TARGET = os.environ.get("REGISTRY_DEFAULT_TARGET", "claude-code").strip().lower()
+if REGISTRY_DEFAULT_TARGET not in {"claude-code", "copilot", "opencode"}:
+    raise ImproperlyConfigured(
+        "REGISTRY_DEFAULT_TARGET must be claude-code, copilot or opencode, not "
+        f"{REGISTRY_DEFAULT_TARGET!r}"
+    )
 REGISTRY_LIST_CACHE_SECONDS = int(os.environ.get("REGISTRY_LIST_CACHE_SECONDS", 60))
 # In each process's memory: at most 300 entries, a page of the list is about 40 KB.
 CACHES = {

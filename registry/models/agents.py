@@ -18,7 +18,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
 
-from registry.agentfiles import validation
+from registry.agentfiles import targets, validation
 from registry.agentfiles.document import AgentDocument, DocumentError
 from registry.models import search
 from registry.models.compliance import ComplianceSnapshot
@@ -584,6 +584,15 @@ class Agent(models.Model):
                 [(self, self.path, document, None)], author, message
             )
         return version
+
+    @property
+    def target(self) -> tuple[str, str, str]:
+        """(target, its name, the folder that says so or "") of the tool that reads this file,
+        from its path in the repository (under REGISTRY_GIT_SUBDIR when that is set)."""
+        subdir = settings.REGISTRY_GIT_SUBDIR
+        path = f"{subdir}/{self.path}" if subdir else self.path
+        target, folder = targets.target_of(path, settings.REGISTRY_DEFAULT_TARGET)
+        return target, targets.TARGETS[target], folder
 
     @property
     def folder_category(self) -> str:

@@ -1,0 +1,27 @@
+"""Which tool reads an agent file, from where it lives: Claude Code reads `.claude/agents/`
+(and its subfolders), GitHub Copilot `.github/agents/`, OpenCode `.opencode/agent/` or
+`.opencode/agents/`. Anywhere else, the registry's default target."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+TARGETS = {"claude-code": "Claude Code", "copilot": "GitHub Copilot", "opencode": "OpenCode"}
+
+# The folders each tool reads, as path parts that must follow each other.
+FOLDERS = (
+    ((".claude", "agents"), "claude-code"),
+    ((".github", "agents"), "copilot"),
+    ((".opencode", "agents"), "opencode"),
+    ((".opencode", "agent"), "opencode"),
+)
+
+
+def target_of(path: str, default: str) -> tuple[str, str]:
+    """(target, the folder that says so, or "" when the default applies) for a repository path."""
+    parts = PurePosixPath(path).parts[:-1]
+    for folder, target in FOLDERS:
+        for start in range(len(parts) - len(folder) + 1):
+            if parts[start : start + len(folder)] == folder:
+                return target, "/".join(parts[: start + len(folder)]) + "/"
+    return default, ""
