@@ -35,8 +35,14 @@ def test_the_page_counts_agents_keeping_every_rule_and_errors_by_code(client, ma
     html = client.get(URL).content.decode()
 
     assert '<span class="figure">2</span> of 4 agents keep every rule' in html
-    assert "<code>section-empty</code></td>\n        <td>2</td>" in html
-    assert "<code>name-invalid</code></td>\n        <td>1</td>" in html
+    assert (
+        '<a class="rule-link" href="/rules/section-empty/"><code>section-empty</code></a></td>\n'
+        "        <td>2</td>"
+    ) in html
+    assert (
+        '<a class="rule-link" href="/rules/name-invalid/"><code>name-invalid</code></a></td>\n'
+        "        <td>1</td>"
+    ) in html
     no_focus = Agent.objects.get(path="team/no-focus.md")
     assert reverse("registry:agent_edit", args=[no_focus.key]) in html
 
