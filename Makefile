@@ -52,6 +52,8 @@ serve: install
 	$(MANAGE) migrate --noinput
 	$(MANAGE) recheck_agents
 	$(MANAGE) collectstatic --noinput --verbosity 0
+	@echo "Background work (pushes to the repository, large imports) needs at least one worker" \
+		"beside gunicorn, with the same environment: $(UV_RUN) python manage.py worker"
 	CONN_MAX_AGE=$${CONN_MAX_AGE:-60} $(UV_RUN) gunicorn agentsite.wsgi \
 		--bind $${BIND:-127.0.0.1:8000} --workers $${WORKERS:-3} \
 		--access-logfile - --forwarded-allow-ips="$${FORWARDED_ALLOW_IPS:-127.0.0.1}"
