@@ -91,6 +91,11 @@ def _lines(text: str) -> str:
     return dedent(text).strip("\n")
 
 
+def _with(*lines: str) -> str:
+    """The usual name and description, then these frontmatter lines."""
+    return _lines(_FRONTMATTER) + "\n" + "\n".join(lines)
+
+
 def _agent(
     frontmatter: str = _FRONTMATTER,
     *,
@@ -326,21 +331,8 @@ _RULES = (
             "YAML does not allow a key twice: some readers refuse the file and others silently "
             "keep one of the values, so tools can disagree about which one applies. Keep one."
         ),
-        bad=_agent(
-            """
-            name: api-reviewer
-            description: Reviews HTTP API designs. Use it before a new endpoint is merged.
-            model: sonnet
-            model: opus
-            """
-        ),
-        good=_agent(
-            """
-            name: api-reviewer
-            description: Reviews HTTP API designs. Use it before a new endpoint is merged.
-            model: opus
-            """
-        ),
+        bad=_agent(_with("model: sonnet", "model: opus")),
+        good=_agent(_with("model: opus")),
         group="Frontmatter",
     ),
     Rule(
@@ -356,13 +348,7 @@ _RULES = (
             "and tools disagree about how to read it. Remove it, or put it in quotes if another "
             "tool needs it."
         ),
-        bad=_agent(
-            """
-            name: api-reviewer
-            description: Reviews HTTP API designs. Use it before a new endpoint is merged.
-            2024: reviewed by the API guild
-            """
-        ),
+        bad=_agent(_with("2024: reviewed by the API guild")),
         good=_GOOD,
         group="Frontmatter",
     ),
@@ -406,20 +392,8 @@ _RULES = (
             "YAML readers refuse such a value or read it differently from each other. Remove the "
             "tag or correct the value; plain values need no tag."
         ),
-        bad=_agent(
-            """
-            name: api-reviewer
-            description: Reviews HTTP API designs. Use it before a new endpoint is merged.
-            maxTurns: !!int ten
-            """
-        ),
-        good=_agent(
-            """
-            name: api-reviewer
-            description: Reviews HTTP API designs. Use it before a new endpoint is merged.
-            maxTurns: 10
-            """
-        ),
+        bad=_agent(_with("maxTurns: !!int ten")),
+        good=_agent(_with("maxTurns: 10")),
         group="Frontmatter",
     ),
     Rule(
@@ -438,13 +412,7 @@ _RULES = (
             initialPrompt: *about
             """
         ),
-        good=_agent(
-            """
-            name: api-reviewer
-            description: Reviews HTTP API designs. Use it before a new endpoint is merged.
-            initialPrompt: Review the API changes on this branch.
-            """
-        ),
+        good=_agent(_with("initialPrompt: Review the API changes on this branch.")),
         group="Frontmatter",
     ),
     Rule(
@@ -459,20 +427,8 @@ _RULES = (
             "A tag asks the reader to build something other than a plain value: safe readers "
             "refuse it, and no agent setting needs one. Write the plain value."
         ),
-        bad=_agent(
-            """
-            name: api-reviewer
-            description: Reviews HTTP API designs. Use it before a new endpoint is merged.
-            model: !env AGENT_MODEL
-            """
-        ),
-        good=_agent(
-            """
-            name: api-reviewer
-            description: Reviews HTTP API designs. Use it before a new endpoint is merged.
-            model: sonnet
-            """
-        ),
+        bad=_agent(_with("model: !env AGENT_MODEL")),
+        good=_agent(_with("model: sonnet")),
         group="Frontmatter",
     ),
     Rule(
@@ -487,20 +443,8 @@ _RULES = (
             "No agent setting needs such depth, and deeply nested input can make YAML readers "
             "slow or crash. Flatten the value, or remove it."
         ),
-        bad=_agent(
-            """
-            name: api-reviewer
-            description: Reviews HTTP API designs. Use it before a new endpoint is merged.
-            skills: [[[[[[[[[[[[[[[[[[[[[api-style]]]]]]]]]]]]]]]]]]]]]
-            """
-        ),
-        good=_agent(
-            """
-            name: api-reviewer
-            description: Reviews HTTP API designs. Use it before a new endpoint is merged.
-            skills: [api-style]
-            """
-        ),
+        bad=_agent(_with("skills: [[[[[[[[[[[[[[[[[[[[[api-style]]]]]]]]]]]]]]]]]]]]]")),
+        good=_agent(_with("skills: [api-style]")),
         group="Frontmatter",
     ),
     # Fields: the values of the frontmatter's keys.
@@ -593,22 +537,8 @@ _RULES = (
             "value of another shape may be ignored, and the agent then gets other tools than "
             "written. Write 'tools: Read, Grep', or a YAML list of names."
         ),
-        bad=_agent(
-            """
-            name: api-reviewer
-            description: Reviews HTTP API designs. Use it before a new endpoint is merged.
-            tools:
-              Read: true
-              Grep: true
-            """
-        ),
-        good=_agent(
-            """
-            name: api-reviewer
-            description: Reviews HTTP API designs. Use it before a new endpoint is merged.
-            tools: Read, Grep
-            """
-        ),
+        bad=_agent(_with("tools:", "  Read: true", "  Grep: true")),
+        good=_agent(_with("tools: Read, Grep")),
         group="Fields",
     ),
     Rule(
@@ -625,20 +555,8 @@ _RULES = (
             "agent works with other tools than meant. Correct the name; this is a warning only "
             "because Claude Code gains new tools."
         ),
-        bad=_agent(
-            """
-            name: api-reviewer
-            description: Reviews HTTP API designs. Use it before a new endpoint is merged.
-            tools: Read, Grep, Browse
-            """
-        ),
-        good=_agent(
-            """
-            name: api-reviewer
-            description: Reviews HTTP API designs. Use it before a new endpoint is merged.
-            tools: Read, Grep, WebFetch
-            """
-        ),
+        bad=_agent(_with("tools: Read, Grep, Browse")),
+        good=_agent(_with("tools: Read, Grep, WebFetch")),
         group="Fields",
     ),
     Rule(
@@ -654,20 +572,8 @@ _RULES = (
             "not give the model you meant. Use an alias, or inherit to use the main "
             "conversation's model."
         ),
-        bad=_agent(
-            """
-            name: api-reviewer
-            description: Reviews HTTP API designs. Use it before a new endpoint is merged.
-            model: gpt-4o
-            """
-        ),
-        good=_agent(
-            """
-            name: api-reviewer
-            description: Reviews HTTP API designs. Use it before a new endpoint is merged.
-            model: sonnet
-            """
-        ),
+        bad=_agent(_with("model: gpt-4o")),
+        good=_agent(_with("model: sonnet")),
         group="Fields",
     ),
     Rule(
@@ -679,20 +585,8 @@ _RULES = (
             "An unknown mode is not the one you meant, so the agent may ask for, or be given, "
             "other permissions than intended. Use one of the listed modes."
         ),
-        bad=_agent(
-            """
-            name: api-reviewer
-            description: Reviews HTTP API designs. Use it before a new endpoint is merged.
-            permissionMode: readonly
-            """
-        ),
-        good=_agent(
-            """
-            name: api-reviewer
-            description: Reviews HTTP API designs. Use it before a new endpoint is merged.
-            permissionMode: plan
-            """
-        ),
+        bad=_agent(_with("permissionMode: readonly")),
+        good=_agent(_with("permissionMode: plan")),
         group="Fields",
     ),
     Rule(
@@ -704,20 +598,8 @@ _RULES = (
             "The color only marks the agent in Claude Code's interface, and a color it does not "
             "know may not show. Pick one of the listed colors."
         ),
-        bad=_agent(
-            """
-            name: api-reviewer
-            description: Reviews HTTP API designs. Use it before a new endpoint is merged.
-            color: magenta
-            """
-        ),
-        good=_agent(
-            """
-            name: api-reviewer
-            description: Reviews HTTP API designs. Use it before a new endpoint is merged.
-            color: purple
-            """
-        ),
+        bad=_agent(_with("color: magenta")),
+        good=_agent(_with("color: purple")),
         group="Fields",
     ),
     Rule(
@@ -735,20 +617,8 @@ _RULES = (
             "Claude Code may ignore such a value or read it otherwise, and the agent then runs "
             "without the setting you meant. Use one of the values the problem lists."
         ),
-        bad=_agent(
-            """
-            name: api-reviewer
-            description: Reviews HTTP API designs. Use it before a new endpoint is merged.
-            memory: global
-            """
-        ),
-        good=_agent(
-            """
-            name: api-reviewer
-            description: Reviews HTTP API designs. Use it before a new endpoint is merged.
-            memory: project
-            """
-        ),
+        bad=_agent(_with("memory: global")),
+        good=_agent(_with("memory: project")),
         group="Fields",
     ),
     Rule(
@@ -764,13 +634,7 @@ _RULES = (
             "'permission_mode') silently does nothing. Correct the spelling, or keep the key if "
             "another tool reads it."
         ),
-        bad=_agent(
-            """
-            name: api-reviewer
-            description: Reviews HTTP API designs. Use it before a new endpoint is merged.
-            temperature: 0.2
-            """
-        ),
+        bad=_agent(_with("temperature: 0.2")),
         good=_GOOD,
         group="Fields",
     ),
