@@ -10,6 +10,7 @@ import time
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from registry.models import Agent, Push, RepositoryState
@@ -88,9 +89,15 @@ def test_workers_killed_mid_sync_lose_and_double_nothing(remote, users, settings
 
     # A worker left running: it syncs at once, and again after a back-off should a git the
     # killed ones left behind still hold a lock in the remote.
+    started = timezone.now()
     finisher = start_worker(env, "--interval", "0.2")
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and Push.objects.waiting().exists():
+    # Until nothing waits and the finisher has completed a sync of its own (it queues one as
+    # it starts): the next run completes.
+    while time.monotonic() < deadline and (
+        Push.objects.waiting().exists()
+        or not DBTaskResult.objects.filter(status="SUCCESSFUL", finished_at__gte=started).exists()
+    ):
         time.sleep(0.2)
     finisher.terminate()
     assert finisher.wait(timeout=30) == 0

@@ -20,6 +20,7 @@ from registry.sync.files import (
     read_limited,
     readable_path,
 )
+from registry.sync.repository import Clone, clone_folder
 
 NEW_FILE = "new-file"
 
@@ -198,8 +199,6 @@ def repository_root() -> tuple[Path | None, str]:
     configured = settings.REGISTRY_REPOSITORY_DIR
     if not configured and settings.REGISTRY_GIT_REMOTE:
         # The registry's own clone, as its last sync left it: the remote's branch.
-        from registry.sync.repository import Clone, clone_folder
-
         agents = Clone(clone_folder()).agents
         if not agents.is_dir():
             return None, (

@@ -14,6 +14,9 @@ from registry.models import Agent, ChangeRequest, Review
 DEFAULT_NAME = "Agent Registry"
 DEFAULT_EMAIL = "registry@localhost"
 GIT_TIMEOUT = 120
+# The trailer naming the change request a commit of the registry's sync publishes: how a sync
+# knows the commits it pushed, and a pull the commits it need not take in.
+CHANGE_TRAILER = "Registry-Change"
 
 
 class GitError(Exception):

@@ -15,18 +15,26 @@ from dataclasses import dataclass, field
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models.functions import Lower
 
 from registry.agentfiles.merge import merge
-from registry.models import Agent, AuditEvent, ChangeRequest, RepositoryState, text_hash
+from registry.models import (
+    Agent,
+    AuditEvent,
+    ChangeRequest,
+    RepositoryState,
+    max_file_bytes,
+    text_hash,
+)
 from registry.models.changes import WorkflowError
 from registry.sync.files import UnsafePath, read_limited, target_path
+from registry.sync.git import CHANGE_TRAILER, GitError
 from registry.sync.importing import IncomingFile, import_files
 
 logger = logging.getLogger(__name__)
 
 # The author of what the repository proposes when no user has the commit author's email.
 REPOSITORY_USER = "repository"
-CHANGE_TRAILER = "Registry-Change"
 
 
 @dataclass
@@ -71,10 +79,16 @@ def repository_user():
 
 
 def _users_by_email(emails: set[str]) -> dict[str, object]:
+    """The active users with these emails (lowercase), by email."""
+    users = (
+        get_user_model()
+        .objects.annotate(email_lower=Lower("email"))
+        .filter(is_active=True, email_lower__in=emails)
+        .order_by("pk")
+    )
     found = {}
-    for user in get_user_model().objects.filter(is_active=True).exclude(email=""):
-        if user.email.lower() in emails:
-            found.setdefault(user.email.lower(), user)
+    for user in users:
+        found.setdefault(user.email_lower, user)
     return found
 
 
@@ -160,8 +174,6 @@ def _message(commit: Commit) -> str:
 
 def _read(clone, path: str) -> IncomingFile | None:
     """The file at path in the work tree; None when there is none (it was removed)."""
-    from registry.models import max_file_bytes
-
     try:
         target = target_path(clone.agents, path)
     except UnsafePath as error:
@@ -190,7 +202,7 @@ def _propose_merge(clone, since, path, theirs, commit, users) -> ChangeRequest |
     full = path if subdir == "." else f"{subdir}/{path}"
     try:
         base = clone.git("show", f"{since}:{full}")
-    except Exception:  # the file is new upstream since the last sync
+    except GitError:  # the file is new upstream since the last sync
         base = ""
     live = agent.live_version.text
     merged = merge(base, theirs, live) if base else None

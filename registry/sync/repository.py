@@ -22,10 +22,17 @@ from django.utils import timezone
 from registry.models import Agent, AuditEvent
 from registry.models.repository import Push, RepositoryState
 from registry.sync.files import UnsafePath, read_existing, target_path, write_atomic
-from registry.sync.git import GitError, commit_message, describe_change, git, run_git, said
+from registry.sync.git import (
+    CHANGE_TRAILER,
+    GitError,
+    commit_message,
+    describe_change,
+    git,
+    run_git,
+    said,
+)
 from registry.sync.pulling import PullReport, pull
 
-CHANGE_TRAILER = "Registry-Change"
 # How many commits of the branch are searched for pushes already made.
 HISTORY_SEARCHED = 5000
 # A push the remote refused because it moved is replayed on top of it this many times.
@@ -118,16 +125,6 @@ class SyncReport:
             "pulled": self.pulled.as_dict(),
         }
 
-    def summary(self) -> str:
-        if self.busy:
-            return "Another sync was running; it pushes what waits."
-        if not self.pushed and not self.conflicts:
-            return "Nothing was waiting to be pushed."
-        text = f"{len(self.pushed)} change(s) pushed"
-        if self.conflicts:
-            text += f", {len(self.conflicts)} not pushed: changed in the repository too"
-        return text + "."
-
 
 class Clone:
     """The registry's own clone: made when missing, repaired when a killed git left it broken.
@@ -150,8 +147,10 @@ class Clone:
         """A clone that git can work in, pointing at the configured remote."""
         if not (self.root / ".git").is_dir():
             self._make()
-        # What a git killed half-way leaves: nothing else runs here while the lease is held.
-        for lock in (self.root / ".git").rglob("*.lock"):
+        # What a git killed half-way leaves (index.lock, HEAD.lock, a ref's lock): nothing
+        # else runs here while the lease is held. Not the objects, which hold no locks.
+        git_dir = self.root / ".git"
+        for lock in [*git_dir.glob("*.lock"), *(git_dir / "refs").rglob("*.lock")]:
             lock.unlink(missing_ok=True)
         try:
             self.git("remote", "set-url", "origin", settings.REGISTRY_GIT_REMOTE)
@@ -300,14 +299,13 @@ def push_waiting() -> SyncReport:
     try:
         clone = Clone(clone_folder())
         clone.prepare()
-        upstream = clone.fetch()
-        _check_history(clone, upstream)
+        upstream = _fetch(clone)
         clone.start_from(upstream)
         pulled = pull(clone, upstream)
         if settings.REGISTRY_GIT_PUSH == "branch":
-            report = _push_to_branches(clone)
+            report = _push_to_branches(clone, upstream)
         else:
-            report = _push_to_branch(clone)
+            report = _push_to_branch(clone, upstream)
     except GitError as error:
         message = redact(str(error))
         RepositoryState.failed(message)
@@ -319,8 +317,10 @@ def push_waiting() -> SyncReport:
     return report
 
 
-def _check_history(clone: Clone, upstream: str | None) -> None:
-    """RemoteError when the branch no longer holds the commit the registry last saw there."""
+def _fetch(clone: Clone) -> str | None:
+    """The branch's commit on the remote, fetched into the clone; RemoteError when the branch
+    no longer holds the commit the registry last saw there."""
+    upstream = clone.fetch()
     seen = RepositoryState.current().last_seen_commit
     if seen and (not upstream or not clone.is_ancestor(seen, upstream)):
         raise RemoteError(
@@ -329,15 +329,18 @@ def _check_history(clone: Clone, upstream: str | None) -> None:
             "history. Nothing was fetched or pushed. A maintainer accepts the new history on "
             "the Repository page."
         )
+    return upstream
 
 
-def _push_to_branch(clone: Clone) -> SyncReport:
+def _push_to_branch(clone: Clone, upstream: str | None) -> SyncReport:
+    """The waiting pushes as commits on upstream (the clone's work tree), pushed to the branch;
+    replayed on the branch as it is then when it moved meanwhile."""
     report = SyncReport()
-    for _ in range(REPLAYS):
-        upstream = clone.fetch()
-        _check_history(clone, upstream)
+    for attempt in range(REPLAYS):
+        if attempt:
+            upstream = _fetch(clone)
+            clone.start_from(upstream)
         already = clone.pushed_changes(upstream)
-        clone.start_from(upstream)
         made: list[tuple[Push, str]] = []
         done: list[tuple[Push, str]] = []
         for push in _waiting():
@@ -368,10 +371,9 @@ def _push_to_branch(clone: Clone) -> SyncReport:
     raise RemoteError(f"the branch {clone.branch} kept moving; the pushes wait for the next try")
 
 
-def _push_to_branches(clone: Clone) -> SyncReport:
+def _push_to_branches(clone: Clone, upstream: str | None) -> SyncReport:
     """Each change on its own branch, registry/change-<id>, from the configured branch."""
     report = SyncReport()
-    upstream = clone.fetch()
     for push in _waiting():
         branch = f"registry/change-{push.change_id}"
         clone.start_from(upstream)

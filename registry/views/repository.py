@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -193,8 +194,6 @@ def tasks_page(request: HtmxHttpRequest):
 
 
 def _counts():
-    from django.db.models import Count
-
     return DBTaskResult.objects.values_list("status").annotate(count=Count("id")).order_by("status")
 
 
