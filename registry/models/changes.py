@@ -635,14 +635,12 @@ class ChangeRequest(models.Model):
         with a live version that moved, or handed back in conflict with it."""
         if self.valid_approvals().count() < settings.REGISTRY_APPROVALS_REQUIRED:
             raise WorkflowError("the current text does not have enough approvals")
-        base_sha256 = ""  # what the repository should hold before this change
         if self.kind == self.Kind.CREATE:
             version = self._publish_new_agent()
         else:
             agent = Agent.objects.select_for_update().get(pk=self.agent_id)
             if agent.live_version_id != self.base_version_id:
                 return self._merge_with_live(agent, user, request)
-            base_sha256 = agent.live_version.sha256 if agent.live_version_id else ""
             if self.kind == self.Kind.ARCHIVE:
                 agent.archived = True
                 agent.save(update_fields=["archived", "updated_at"])
@@ -655,7 +653,7 @@ class ChangeRequest(models.Model):
         self.status = self.Status.PUBLISHED
         self.published_version = version
         self.save(update_fields=["status", "published_version", "updated_at", "agent"])
-        Push.queue(self, version, base_sha256)
+        Push.queue(self, version)
         Agent.objects.refresh_problems()
         AuditEvent.record(
             "change.publish",

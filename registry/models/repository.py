@@ -63,18 +63,20 @@ class Push(models.Model):
         return f"push of change #{self.change_id} ({self.path})"
 
     @classmethod
-    def queue(cls, change, version, base_sha256: str) -> Push | None:
+    def queue(cls, change, version) -> Push | None:
         """Inside the publishing transaction: the push of change (registry.tasks queues the
         sync that makes it once the transaction commits). Nothing when no repository is
-        configured."""
+        configured. What the repository should hold before it is the change's base version,
+        which publishing made sure was the live one (none for a new agent)."""
         if not repository_configured():
             return None
+        base = change.base_version.sha256 if change.base_version_id else ""
         return cls.objects.create(
             change=change,
             agent_id=change.agent_id,
             version=version,
             path=change.agent.path,
-            base_sha256=base_sha256,
+            base_sha256=base,
         )
 
 
