@@ -1,4 +1,5 @@
-"""Background work, run by `manage.py worker` processes: the repository sync."""
+"""Background work, run by `manage.py worker` processes: the repository sync, large imports,
+and the recheck of every agent's problems under today's rules."""
 
 from __future__ import annotations
 
@@ -8,24 +9,26 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.utils import timezone
-from django_tasks import TaskResultStatus, task
+from django_tasks import TaskContext, TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
-from registry.models import Push, RepositoryState
+from registry.models import Agent, Push, RepositoryState, Version
+from registry.models.deriving import recheck
 from registry.models.repository import repository_configured
+from registry.models.tasks import Reporter
 from registry.sync import background_import
 from registry.sync.repository import RemoteError, push_waiting
 
 
-@task()
-def sync_repository() -> dict:
+@task(takes_context=True)
+def sync_repository(context: TaskContext) -> dict:
     """Take in the repository's changes and push every published change that waits; then
     queue the next sync, REGISTRY_GIT_FETCH_SECONDS later. A remote that cannot be reached
     leaves the pushes waiting, and queues the next try after a wait that doubles each time."""
     if not repository_configured():
         return {"skipped": "no repository is configured (REGISTRY_GIT_REMOTE)"}
     try:
-        report = push_waiting().as_dict()
+        report = push_waiting(Reporter(context.task_result.id)).as_dict()
     except RemoteError:
         state = RepositoryState.current()
         if state.next_attempt_at:
@@ -50,9 +53,34 @@ def run_import(job_id: int) -> dict:
     return background_import.run(job_id)
 
 
+@task(takes_context=True)
+def recheck_agents(context: TaskContext, everything: bool = False) -> dict:
+    """Find again the problems of every version found under other rules (everything: of
+    every version), then the agents' problems and the open changes' counts."""
+    versions = Version.objects.all() if everything else Agent.objects.stale_versions()
+    progress = Reporter(context.task_result.id).start("Rechecking versions", versions.count())
+    count = recheck(progress=progress, everything=everything)
+    with_errors = Agent.objects.active().filter(error_count__gt=0).count()
+    return {"rechecked": count, "with_errors": with_errors}
+
+
 # The tasks by their path, and what the Tasks page calls each.
-TASKS_BY_PATH = {task.module_path: task for task in (sync_repository, run_import)}
-TASK_LABELS = {sync_repository.module_path: "Repository sync", run_import.module_path: "Import"}
+TASKS_BY_PATH = {task.module_path: task for task in (sync_repository, run_import, recheck_agents)}
+TASK_LABELS = {
+    sync_repository.module_path: "Repository sync",
+    run_import.module_path: "Import",
+    recheck_agents.module_path: "Recheck of the agents",
+}
+
+
+def enqueue_recheck(*, everything: bool = False):
+    """Queue a recheck, unless one is queued and not yet started."""
+    queued = DBTaskResult.objects.filter(
+        task_path=recheck_agents.module_path, status=TaskResultStatus.READY
+    )
+    if queued.exists():
+        return None
+    return recheck_agents.enqueue(everything=everything)
 
 
 def enqueue_sync(delay: timedelta | None = None, *, force: bool = False):

@@ -55,5 +55,6 @@ urlpatterns = [
         name="repository_accept_history",
     ),
     path("tasks/", repository.tasks_page, name="tasks"),
+    path("tasks/recheck/", repository.tasks_recheck, name="tasks_recheck"),
     path("tasks/<uuid:pk>/retry/", repository.task_retry, name="task_retry"),
 ]

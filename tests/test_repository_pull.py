@@ -165,3 +165,44 @@ def test_the_tasks_page_says_what_a_sync_took_in_and_skipped(
     assert "1 taken in from the repository" in page
     assert "1 file skipped" in page
     assert "agents/latin.md: line 2: byte 0xe9 is not valid UTF-8" in page
+
+
+def test_the_repository_page_says_how_far_the_registry_is_behind(
+    synced,
+    tmp_path,
+    users,  # noqa: F811
+    monkeypatch,
+    client,
+    maintainer,
+):
+    from registry.sync import repository
+    from registry.sync.git import GitError
+    from registry.sync.repository import RemoteError
+
+    # The registry's own commit does not count, nor one to a file that is not an agent.
+    publish(
+        users, agent_text(description="From the registry."), Agent.objects.get(name="agent-one")
+    )
+    push_waiting()
+    someone_pushes(synced, tmp_path, {"agents/other-agent.md": OTHER + "\nOne.\n"}, "One")
+    someone_pushes(synced, tmp_path, {"agents/other-agent.md": OTHER + "\nTwo.\n"}, "Two")
+    someone_pushes(synced, tmp_path, {"LICENSE": "MIT, 2026\n"}, "Licence")
+
+    def fails(clone, upstream, progress=None):
+        raise GitError("reading the files failed")
+
+    monkeypatch.setattr(repository, "pull", fails)
+    with pytest.raises(RemoteError):
+        push_waiting()
+
+    assert RepositoryState.current().behind == 2
+    client.force_login(maintainer)
+    assert "Behind: 2 commits" in client.get("/repository/").text
+
+    monkeypatch.undo()
+    push_waiting()
+
+    assert RepositoryState.current().behind == 0
+    page = client.get("/repository/").text
+    assert "Behind: 0 commits" in page
+    assert "Ahead: 0 changes" in page

@@ -13,7 +13,7 @@ from django.db import transaction
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
-from registry.models import Agent, ChangeRequest, Push, RepositoryState
+from registry.models import Agent, ChangeRequest, Push, RepositoryState, TaskProgress
 from registry.sync import repository
 from registry.sync.repository import RemoteError, push_waiting
 from registry.tasks import sync_repository
@@ -111,6 +111,10 @@ def test_an_approval_becomes_one_commit_on_the_remote_holding_that_line(remote, 
     assert "Approved-by: reviewer" in trailers
     assert "Authored-by: editor" in trailers
     assert f"Registry-Change: {change.pk}" in trailers
+    # The sync said how far it had come, for the pages that follow it.
+    (sync,) = DBTaskResult.objects.filter(status=TaskResultStatus.SUCCESSFUL)
+    progress = TaskProgress.objects.get(task_id=sync.id)
+    assert (progress.label, progress.done, progress.total) == ("Pushing published changes", 1, 1)
     assert file_at(remote, "agents/agent-one.md") == agent_text(
         description="Does one thing very well."
     )
@@ -257,7 +261,8 @@ def test_a_second_sync_while_one_runs_pushes_nothing(remote, users):
     assert log(remote) == ["Start"]
     # As a task, it comes back shortly: the other sync may have missed this push.
     DBTaskResult.objects.all().delete()
-    sync_repository.call()
+    sync_repository.enqueue()
+    work_the_queue()  # it finds the repository busy
     (retry,) = DBTaskResult.objects.filter(status=TaskResultStatus.READY)
     from datetime import timedelta
 

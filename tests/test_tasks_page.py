@@ -5,7 +5,7 @@ import pytest
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
-from registry.models import AuditEvent, Push, RepositoryState
+from registry.models import AuditEvent, Push, RepositoryState, TaskProgress
 from registry.tasks import enqueue_sync, sync_repository
 
 pytestmark = pytest.mark.django_db
@@ -144,3 +144,102 @@ def test_waiting_pushes_are_listed_with_their_changes(maintainer_client, unreach
     for change in changes:
         assert f"/changes/{change.pk}/" in page
         assert change.agent.path in page
+
+
+WITH_EXAMPLES = ["Focus Areas", "Boundaries", "Delegate To", "Examples"]
+
+
+@pytest.fixture
+def demo(demo_folder):
+    from django.core.management import call_command
+
+    call_command("import_agents", str(demo_folder))
+
+
+@pytest.fixture
+def worker_start(monkeypatch):
+    """`manage.py worker` up to where django-tasks-db's worker loop would begin."""
+    from django.core.management import call_command
+    from django_tasks_db.management.commands.db_worker import Command
+
+    monkeypatch.setattr(Command, "handle", lambda self, *args, **options: None)
+    return lambda: call_command("worker", verbosity=0)
+
+
+def test_a_worker_started_under_new_rules_rechecks_the_agents(demo, settings, worker_start):
+    from registry.models import Agent
+    from registry.tasks import recheck_agents
+
+    settings.REGISTRY_REQUIRED_SECTIONS = WITH_EXAMPLES
+    assert Agent.objects.stale_versions().count() == 3
+
+    worker_start()
+    worker_start()  # a second worker: the recheck is queued once
+
+    (queued,) = DBTaskResult.objects.filter(task_path=recheck_agents.module_path)
+    result = run_one(queued)
+    assert result.status == TaskResultStatus.SUCCESSFUL
+    assert result.return_value == {"rechecked": 3, "with_errors": 3}
+    assert not Agent.objects.stale_versions().exists()
+    assert Agent.objects.filter(error_count=1).count() == 3
+    # Its progress was written as it went: every version, under its label.
+    progress = TaskProgress.objects.get(task_id=result.id)
+    assert (progress.label, progress.done, progress.total) == ("Rechecking versions", 3, 3)
+
+
+def test_a_worker_started_under_the_same_rules_queues_no_recheck(demo, worker_start):
+    worker_start()
+
+    assert not DBTaskResult.objects.exists()
+
+
+def test_a_maintainer_queues_a_recheck_of_every_agent_once(demo, maintainer_client):
+    from registry.models import Agent, Version
+    from registry.tasks import recheck_agents
+
+    page = maintainer_client.get("/tasks/").text
+    assert 'action="/tasks/recheck/"' in page
+
+    first = maintainer_client.post("/tasks/recheck/", follow=True)
+    second = maintainer_client.post("/tasks/recheck/", follow=True)
+
+    assert "A recheck of every agent is queued" in first.text
+    assert "A recheck is queued already." in second.text
+    (queued,) = DBTaskResult.objects.filter(task_path=recheck_agents.module_path)
+    assert queued.args_kwargs["kwargs"] == {"everything": True}
+    assert AuditEvent.objects.filter(action="tasks.recheck").count() == 1
+    # Every version is found again, even under the rules that found it.
+    assert not Agent.objects.stale_versions().exists()
+    done = run_one(queued)
+    assert done.return_value == {"rechecked": Version.objects.count(), "with_errors": 0}
+    assert Agent.objects.filter(error_count=0).count() == 3
+    assert (
+        "3 versions rechecked; 0 active agents with errors" in maintainer_client.get("/tasks/").text
+    )
+
+
+def test_a_reader_cannot_start_a_recheck(reader):
+    response = reader.post("/tasks/recheck/")
+
+    assert response.status_code == 403
+    assert not DBTaskResult.objects.exists()
+
+
+def test_a_running_task_shows_its_progress(maintainer_client):
+    from django.utils import timezone
+
+    result = enqueue_sync()
+    DBTaskResult.objects.filter(pk=result.id).update(
+        status=TaskResultStatus.RUNNING, started_at=timezone.now()
+    )
+    TaskProgress.objects.create(
+        task_id=result.id, label="Taking in the repository's changes", done=40, total=160
+    )
+
+    tasks = maintainer_client.get("/tasks/", headers={"HX-Request": "true"}).text
+    repository = maintainer_client.get("/repository/").text
+
+    assert '<progress max="160" value="40">25%</progress>' in tasks
+    assert "Taking in the repository&#x27;s changes: 40 of 160" in tasks
+    assert 'hx-trigger="every 3s"' in tasks  # it follows the task until it ends
+    assert "No repository is configured" in repository  # the page needs one to show syncs

@@ -27,6 +27,7 @@ from registry.models.changes import (
 from registry.models.compliance import ComplianceSnapshot, enforcement_is_strict
 from registry.models.imports import ImportJob
 from registry.models.repository import Push, RepositoryState
+from registry.models.tasks import TaskProgress
 from registry.models.tokens import ApiToken
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "Result",
     "Review",
     "SaveConflict",
+    "TaskProgress",
     "Version",
     "WorkflowError",
     "db_text",

@@ -53,12 +53,15 @@ def _mapped(function: Callable, items: list, workers: int) -> Iterator:
         yield pool.map(function, items, chunksize=50)
 
 
-def recheck(*, workers: int = 1, progress=None, batch_size: int = RECHECK_BATCH) -> int:
+def recheck(
+    *, workers: int = 1, progress=None, batch_size: int = RECHECK_BATCH, everything: bool = False
+) -> int:
     """Find again, under today's rules, what they find in every version whose cached problems
-    were found under other rules, a batch per transaction; then refresh the agents' problems
-    and count the open changes' again. Returns how many versions were rechecked. Texts are
-    never changed. progress: a Progress, stepped per version."""
-    stale = list(Agent.objects.stale_versions().order_by("pk").values_list("pk", flat=True))
+    were found under other rules (everything: in every version), a batch per transaction; then
+    refresh the agents' problems and count the open changes' again. Returns how many versions
+    were rechecked. Texts are never changed. progress: a Progress, stepped per version."""
+    versions = Version.objects.all() if everything else Agent.objects.stale_versions()
+    stale = list(versions.order_by("pk").values_list("pk", flat=True))
     fields = [name for name in DERIVED_FIELDS if name != "sha256"]  # the same text
     for start in range(0, len(stale), batch_size):
         versions = list(

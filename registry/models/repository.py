@@ -112,6 +112,8 @@ class RepositoryState(models.Model):
     # The branch's commit whose changes the registry has taken in.
     last_pulled_commit = models.CharField(max_length=64, blank=True)
     last_pulled_at = models.DateTimeField(null=True, blank=True)
+    # Commits on the branch, when a sync last fetched it, that the registry had not taken in.
+    behind = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     failures = models.PositiveIntegerField(default=0)  # in a row, since the last success
@@ -156,7 +158,13 @@ class RepositoryState(models.Model):
 
     @classmethod
     def pulled(cls, commit: str) -> None:
-        cls.objects.filter(pk=1).update(last_pulled_commit=commit, last_pulled_at=timezone.now())
+        cls.objects.filter(pk=1).update(
+            last_pulled_commit=commit, last_pulled_at=timezone.now(), behind=0
+        )
+
+    @classmethod
+    def fetched(cls, behind: int) -> None:
+        cls.objects.filter(pk=1).update(behind=behind)
 
     @classmethod
     def accept_history(cls) -> None:

@@ -1,7 +1,8 @@
 """No page or API answer shows problems found under rules other than today's.
 
 Start-up rechecks them (`manage.py recheck_agents`, which `make run` and `make serve` run before
-serving); this is the guard for a server started some other way: before the first request a
+serving; a worker started under new rules queues a recheck task); this is the guard for a server
+started some other way: before the first request a
 process serves under a fingerprint, it rechecks whatever was found under another."""
 
 import logging

@@ -10,6 +10,7 @@ rules is reported and skipped, never stored half-way."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
@@ -95,30 +96,46 @@ def _users_by_email(emails: set[str]) -> dict[str, object]:
 def changed_upstream(clone, since: str, upstream: str) -> dict[str, Commit | None]:
     """Agent paths (relative to the agents folder) changed by others' commits since..upstream,
     each with the last such commit touching it."""
+    found: dict[str, Commit | None] = {}
+    for commit, paths in _others_commits(clone, since, upstream):
+        for path in paths:
+            found[path] = commit
+    return found
+
+
+def commits_behind(clone, since: str, upstream: str) -> int:
+    """How many of others' commits since..upstream change agent files."""
+    return sum(1 for _ in _others_commits(clone, since, upstream))
+
+
+def _others_commits(clone, since: str, upstream: str) -> Iterator[tuple[Commit, list[str]]]:
+    """Others' commits since..upstream, oldest first, each with the agent files it changed
+    (relative to the agents folder); the registry's own commits and those that change no
+    agent file are left out."""
     subdir = clone.agents.relative_to(clone.root).as_posix()
     log = clone.git(
         "log", "--reverse", "--no-renames", "--name-only", "-z",
         f"--format=%x1e%H%x1f%ae%x1f%an%x1f%s%x1f%(trailers:key={CHANGE_TRAILER},valueonly)",
         f"{since}..{upstream}", "--", subdir if subdir != "." else ".",
     )  # fmt: skip
-    found: dict[str, Commit | None] = {}
     prefix = "" if subdir == "." else subdir + "/"
     for record in log.split("\x1e")[1:]:
         header, _, names = record.partition("\0")  # -z: the header ends with a NUL
         sha, email, name, subject, trailer = (header.strip().split("\x1f") + [""] * 5)[:5]
         if trailer.strip():
             continue  # the registry's own commit: its change is in the registry already
-        commit = Commit(sha, email.lower(), name, subject)
-        for path in names.strip("\n").split("\0"):
-            path = path.strip("\n")
-            if path.endswith(".md") and path.startswith(prefix):
-                found[path[len(prefix) :]] = commit
-    return found
+        paths = [
+            path[len(prefix) :]
+            for path in (path.strip("\n") for path in names.strip("\n").split("\0"))
+            if path.endswith(".md") and path.startswith(prefix)
+        ]
+        if paths:
+            yield Commit(sha, email.lower(), name, subject), paths
 
 
-def pull(clone, upstream: str | None) -> PullReport:
+def pull(clone, upstream: str | None, progress=None) -> PullReport:
     """What changed upstream since the last sync, into the registry. The clone's work tree is
-    at upstream."""
+    at upstream. progress: a Reporter, stepped per file."""
     report = PullReport()
     if not upstream:
         return report
@@ -130,6 +147,8 @@ def pull(clone, upstream: str | None) -> PullReport:
     if since == upstream:
         return report
     changed = changed_upstream(clone, since, upstream)
+    if progress is not None:
+        progress.start("Taking in the repository's changes", len(changed))
     users = _users_by_email({commit.email for commit in changed.values() if commit})
     by_commit: dict[str, list[IncomingFile]] = {}
     commits: dict[str, Commit] = {}
@@ -148,6 +167,7 @@ def pull(clone, upstream: str | None) -> PullReport:
             users.get(commit.email),
             skip_rejected=True,
             message=_message(commit),
+            progress=progress,
         )
         report.created += imported.created
         report.updated += imported.updated
@@ -158,6 +178,8 @@ def pull(clone, upstream: str | None) -> PullReport:
             if change is not None:
                 report.proposed.append(change.pk)
     for path, commit in removed:
+        if progress is not None:
+            progress.step()
         change = _propose_archive(path, commit, users)
         if change is not None:
             report.proposed.append(change.pk)

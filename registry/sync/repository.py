@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from registry.models import Agent, AuditEvent
 from registry.models.repository import Push, RepositoryState
+from registry.models.tasks import Reporter
 from registry.sync.files import UnsafePath, read_existing, target_path, write_atomic
 from registry.sync.git import (
     CHANGE_TRAILER,
@@ -31,7 +32,7 @@ from registry.sync.git import (
     run_git,
     said,
 )
-from registry.sync.pulling import PullReport, pull
+from registry.sync.pulling import PullReport, commits_behind, pull
 
 # How many commits of the branch are searched for pushes already made.
 HISTORY_SEARCHED = 5000
@@ -291,21 +292,25 @@ def _record_pushed(pushes: list[tuple[Push, str]], branch: str = "") -> None:
         AuditEvent.record("repository.push", obj=push.change, path=push.path, commit=commit)
 
 
-def push_waiting() -> SyncReport:
-    """Push every waiting change, oldest first. RemoteError leaves them waiting."""
+def push_waiting(progress: Reporter | None = None) -> SyncReport:
+    """Take in the repository's changes, then push every waiting change, oldest first.
+    RemoteError leaves them waiting. progress: stepped per file taken in, then per push."""
+    progress = progress or Reporter()
     owner = RepositoryState.acquire()
     if owner is None:
         return SyncReport(busy=True)
     try:
         clone = Clone(clone_folder())
+        progress.start("Fetching the repository", 0)
         clone.prepare()
         upstream = _fetch(clone)
         clone.start_from(upstream)
-        pulled = pull(clone, upstream)
+        pulled = pull(clone, upstream, progress)
+        progress.start("Pushing published changes", Push.objects.waiting().count())
         if settings.REGISTRY_GIT_PUSH == "branch":
-            report = _push_to_branches(clone, upstream)
+            report = _push_to_branches(clone, upstream, progress)
         else:
-            report = _push_to_branch(clone, upstream)
+            report = _push_to_branch(clone, upstream, progress)
     except GitError as error:
         message = redact(str(error))
         RepositoryState.failed(message)
@@ -321,7 +326,8 @@ def _fetch(clone: Clone) -> str | None:
     """The branch's commit on the remote, fetched into the clone; RemoteError when the branch
     no longer holds the commit the registry last saw there."""
     upstream = clone.fetch()
-    seen = RepositoryState.current().last_seen_commit
+    state = RepositoryState.current()
+    seen = state.last_seen_commit
     if seen and (not upstream or not clone.is_ancestor(seen, upstream)):
         raise RemoteError(
             f"the branch {clone.branch} was rewritten in the repository (force-pushed): "
@@ -329,10 +335,13 @@ def _fetch(clone: Clone) -> str | None:
             "history. Nothing was fetched or pushed. A maintainer accepts the new history on "
             "the Repository page."
         )
+    pulled = state.last_pulled_commit
+    if upstream and pulled and clone.is_ancestor(pulled, upstream):
+        RepositoryState.fetched(behind=commits_behind(clone, pulled, upstream))
     return upstream
 
 
-def _push_to_branch(clone: Clone, upstream: str | None) -> SyncReport:
+def _push_to_branch(clone: Clone, upstream: str | None, progress: Reporter) -> SyncReport:
     """The waiting pushes as commits on upstream (the clone's work tree), pushed to the branch;
     replayed on the branch as it is then when it moved meanwhile."""
     report = SyncReport()
@@ -362,6 +371,7 @@ def _push_to_branch(clone: Clone, upstream: str | None) -> SyncReport:
                 RepositoryState.saw(upstream)
             return report
         if clone.push(f"refs/heads/{clone.branch}") == "pushed":
+            progress.step(len(made) + len(done))
             _record_pushed(made)
             report.pushed += [push.change_id for push, _ in made]
             report.commit = made[-1][1]
@@ -371,10 +381,11 @@ def _push_to_branch(clone: Clone, upstream: str | None) -> SyncReport:
     raise RemoteError(f"the branch {clone.branch} kept moving; the pushes wait for the next try")
 
 
-def _push_to_branches(clone: Clone, upstream: str | None) -> SyncReport:
+def _push_to_branches(clone: Clone, upstream: str | None, progress: Reporter) -> SyncReport:
     """Each change on its own branch, registry/change-<id>, from the configured branch."""
     report = SyncReport()
     for push in _waiting():
+        progress.step()
         branch = f"registry/change-{push.change_id}"
         clone.start_from(upstream)
         applied = clone.apply(push)

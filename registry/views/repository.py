@@ -8,17 +8,19 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
-from registry.models import AuditEvent, Push, RepositoryState
+from registry.models import AuditEvent, Push, RepositoryState, TaskProgress
 from registry.models.repository import repository_configured
 from registry.sync.repository import redact, shown_remote
 from registry.tasks import (
     TASK_LABELS,
     TASKS_BY_PATH,
+    enqueue_recheck,
     enqueue_sync,
     run_import,
     sync_repository,
@@ -86,7 +88,7 @@ def repository_page(request: HtmxHttpRequest):
         "waiting": waiting,
         "conflicts": conflicts,
         "pushed": pushed,
-        "syncs": [_task_row(result) for result in syncs[:5]],
+        "syncs": _task_rows(syncs[:5]),
         "active": any(_is_active(result) for result in syncs[:5]),
     }
     template = "registry/repository.html"
@@ -126,7 +128,13 @@ def repository_accept_history(request):
     return redirect("registry:repository")
 
 
-def _task_row(result: DBTaskResult) -> dict:
+def _task_rows(results) -> list[dict]:
+    results = list(results)
+    progress = TaskProgress.of([result.id for result in results])
+    return [_task_row(result, progress.get(result.id)) for result in results]
+
+
+def _task_row(result: DBTaskResult, progress: TaskProgress | None = None) -> dict:
     error = ""
     if result.status == TaskResultStatus.FAILED:
         lines = [line for line in (result.traceback or "").strip().splitlines() if line.strip()]
@@ -152,6 +160,7 @@ def _task_row(result: DBTaskResult) -> dict:
         "skipped": pulled.get("rejected", []),
         "note": value.get("skipped", "") or _import_summary(value),
         "job": _job_of(result),
+        "progress": progress if result.status == TaskResultStatus.RUNNING else None,
         "can_retry": result.status == TaskResultStatus.FAILED and result.task_path in TASKS_BY_PATH,
     }
 
@@ -166,6 +175,12 @@ def _job_of(result: DBTaskResult) -> int | None:
 
 def _import_summary(value: dict) -> str:
     """An import task's result in a line."""
+    if "rechecked" in value:
+        return (
+            f"{value['rechecked']} version{pluralize(value['rechecked'])} rechecked; "
+            f"{value.get('with_errors', 0)} active agent{pluralize(value.get('with_errors', 0))} "
+            "with errors"
+        )
     if "created" not in value:
         return ""
     counts = ", ".join(
@@ -180,7 +195,7 @@ def tasks_page(request: HtmxHttpRequest):
     _require_maintainer(request, "tasks.view")
     results = DBTaskResult.objects.order_by("-enqueued_at")
     page = Paginator(results, TASKS_PER_PAGE).get_page(request.GET.get("page"))
-    rows = [_task_row(result) for result in page]
+    rows = _task_rows(page)
     context = {
         "page": page,
         "rows": rows,
@@ -195,6 +210,21 @@ def tasks_page(request: HtmxHttpRequest):
 
 def _counts():
     return DBTaskResult.objects.values_list("status").annotate(count=Count("id")).order_by("status")
+
+
+@require_POST
+def tasks_recheck(request):
+    _require_maintainer(request, "tasks.recheck")
+    if enqueue_recheck(everything=True) is None:
+        messages.info(request, "A recheck is queued already.")
+    else:
+        AuditEvent.record("tasks.recheck", actor=request.user, request=request)
+        messages.success(
+            request,
+            "A recheck of every agent is queued: a worker finds their problems again under "
+            "today's rules.",
+        )
+    return redirect("registry:tasks")
 
 
 @require_POST
