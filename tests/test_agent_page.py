@@ -277,5 +277,32 @@ def test_agents_its_tools_may_start_are_shown_with_where_they_come_from(client, 
     html = client.get("/agents/agent-one/").content.decode()
 
     assert '<a href="/agents/other-agent/">other-agent</a>' in html
-    assert "(may start it: <code>Agent(other-agent)</code> in tools)" in html
+    assert "may start it: <code>Agent(other-agent)</code> in tools" in html
     assert "ghost" in html and "unknown agent" in html
+
+
+def test_a_copilot_agents_agents_and_handoffs_are_delegations(client, make_user):
+    copilot = agent_text(
+        "planner",
+        extra="agents: [other-agent]\nhandoffs:\n  - label: Review\n    agent: reviewer\n",
+        delegate_to="- other-agent\n",
+    )
+    import_files(
+        [
+            IncomingFile(".github/agents/planner.agent.md", copilot.encode()),
+            IncomingFile(".github/agents/other-agent.md", agent_text("other-agent").encode()),
+        ]
+    )
+    client.force_login(make_user("rita"))
+
+    html = client.get("/agents/planner/").content.decode()
+
+    assert "GitHub Copilot" in html
+    assert '<a href="/agents/other-agent/">other-agent</a>' in html
+    assert "in Delegate To; may start it: in <code>agents</code>" in html
+    assert "hands off to it: in <code>handoffs</code>" in html
+    # reviewer is no agent: the same check as for Delegate To, located on the handoff's line.
+    planner = Agent.objects.get(name="planner")
+    (unknown,) = [p for p in planner.problems if p["code"] == "delegate-unknown"]
+    assert unknown["message"] == "may start 'reviewer' (in handoffs), which is not a known agent"
+    assert (unknown["line"], unknown["where"]) == (7, "frontmatter.handoffs")

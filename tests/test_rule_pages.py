@@ -27,13 +27,15 @@ def described_bytes(code: str) -> bytes:
         return good.encode("cp1252")
     if code == "nul-byte":
         return good.replace("HTTP API", "HTTP\x00API", 1).encode()
+    if code == "body-too-long":
+        return (good + "\n" + "Reference line.\n" * 2000).encode()  # over 30,000 characters
     if code == "yaml-too-large":
         long = "x" * (MAX_FRONTMATTER_BYTES + 6000)
         return good.replace("description: Reviews", f"description: {long} Reviews", 1).encode()
     raise KeyError(code)
 
 
-def problems_of(data: bytes, code: str):
+def problems_of(data: bytes, code: str, target: str = "claude-code"):
     document = None
     try:
         document = AgentDocument.parse(data, max_bytes=DEFAULT_MAX_BYTES)
@@ -42,15 +44,17 @@ def problems_of(data: bytes, code: str):
     name = validation.agent_name(document)
     # name-duplicate needs another agent with the name; delegate-unknown, the agents known.
     taken = ["API-Reviewer"] if code == "name-duplicate" else []
-    return validation.validate(document, KNOWN | ({name} if name else set()), taken_names=taken)
+    known = KNOWN | ({name} if name else set())
+    return validation.validate(document, known, taken_names=taken, target=target)
 
 
 @pytest.mark.parametrize("rule", rules.RULES.values(), ids=lambda rule: rule.code)
 def test_each_rules_bad_example_breaks_it_and_its_good_one_is_clean(rule):
     bad = described_bytes(rule.code) if rule.bad.startswith("(") else rule.bad.encode()
 
-    broken = [p for p in problems_of(bad, rule.code) if p.code == rule.code]
-    kept = problems_of(rule.good.encode(), rule.code)
+    target = rule.targets[0]
+    broken = [p for p in problems_of(bad, rule.code, target) if p.code == rule.code]
+    kept = problems_of(rule.good.encode(), rule.code, target)
 
     assert broken, f"{rule.code}: the bad example does not break it"
     assert {p.severity for p in broken} == {rule.severity}

@@ -17,8 +17,9 @@ that breaks it beside one that keeps it. The rule pages and `lint_agents --expla
 #   https://github.com/anthropics/claude-code/issues/34139, .../86748 and .../91871. Without a
 #   name: .../6377 ("missing required 'name' in frontmatter"). Without frontmatter, a plugin's
 #   agent gets a generic description: https://github.com/alirezarezvani/claude-skills/issues/977
+# GitHub Copilot's and OpenCode's rules cite their pages beside their tables in validation.py.
 # The registry's own rules (required sections, delegation, hidden text) are its own, not Claude
-# Code's, and say so.
+# Code's, and say so: they apply whichever tool reads the file.
 
 from __future__ import annotations
 
@@ -31,10 +32,15 @@ from registry.agentfiles.document import (
     MAX_NUMBER_DIGITS,
     MAX_YAML_DEPTH,
 )
+from registry.agentfiles.targets import CLAUDE_CODE, COPILOT, OPENCODE, TARGETS
 from registry.agentfiles.validation import (
     COLORS,
+    COPILOT_BODY_MAX,
+    COPILOT_DEPRECATED,
     ERROR,
     NAME_MAX_LENGTH,
+    OPENCODE_DEPRECATED,
+    OPENCODE_MODES,
     PERMISSION_MODES,
     VALUE_CHOICES,
     WARNING,
@@ -53,6 +59,12 @@ class Rule:
     bad: str  # a small complete agent file (frontmatter and body) that breaks the rule
     good: str  # the same file, fixed
     group: str  # one of GROUPS: "File", "Frontmatter", "Fields", "Sections", "Delegation", ...
+    # The tools whose rule packs emit the code (the examples are read as the first one's files).
+    targets: tuple[str, ...] = tuple(TARGETS)
+
+    @property
+    def target_names(self) -> list[str]:
+        return [TARGETS[target] for target in self.targets]
 
 
 # --- The example files --------------------------------------------------------------------------
@@ -465,6 +477,7 @@ _RULES = (
         ),
         good=_GOOD,
         group="Fields",
+        targets=(CLAUDE_CODE,),
     ),
     Rule(
         code="name-invalid",
@@ -516,9 +529,9 @@ _RULES = (
         title="The description is missing",
         checks="The frontmatter has no 'description' key, or its value is empty.",
         why=(
-            "Claude Code requires a description, and Claude reads it to decide when to hand a "
-            "task to the agent: without one the agent may not load, and is never chosen. Say "
-            "what the agent does and when to use it."
+            "Claude Code, GitHub Copilot and OpenCode all require a description, and read it to "
+            "decide when to hand a task to the agent: without one the agent may not load, and is "
+            "never chosen. Say what the agent does and when to use it."
         ),
         bad=_agent("name: api-reviewer"),
         good=_GOOD,
@@ -558,14 +571,16 @@ _RULES = (
         bad=_agent(_with("tools: Read, Grep, Browse")),
         good=_agent(_with("tools: Read, Grep, WebFetch")),
         group="Fields",
+        targets=(CLAUDE_CODE,),
     ),
     Rule(
         code="model-unknown",
         severity=WARNING,
         title="The model is not one Claude Code knows",
         checks=(
-            "'model' is not one of the aliases sonnet, opus, haiku or inherit, nor a full model "
-            "id that starts with 'claude-'."
+            "For Claude Code, 'model' is not one of the aliases sonnet, opus, haiku or inherit, "
+            "nor a full model id that starts with 'claude-'. For OpenCode, it is not written as "
+            "provider/model (anthropic/claude-sonnet-4-5)."
         ),
         why=(
             "Claude Code documents only those aliases and full model ids, so another value may "
@@ -588,6 +603,7 @@ _RULES = (
         bad=_agent(_with("permissionMode: readonly")),
         good=_agent(_with("permissionMode: plan")),
         group="Fields",
+        targets=(CLAUDE_CODE,),
     ),
     Rule(
         code="color-unknown",
@@ -601,20 +617,23 @@ _RULES = (
         bad=_agent(_with("color: magenta")),
         good=_agent(_with("color: purple")),
         group="Fields",
+        targets=(CLAUDE_CODE,),
     ),
     Rule(
         code="value-unknown",
         severity=WARNING,
-        title="A setting has a value Claude Code does not read",
+        title="A setting has a value the tool does not read",
         checks=(
-            "maxTurns is not a whole number of 1 or more, background is not true or false, "
-            f"initialPrompt is not text, or {_either(tuple(VALUE_CHOICES))} has a value other "
-            "than those Claude Code documents ("
+            "For Claude Code: maxTurns is not a whole number of 1 or more, background is not "
+            f"true or false, initialPrompt is not text, or {_either(tuple(VALUE_CHOICES))} has "
+            "a value other than those Claude Code documents ("
             + "; ".join(f"{key}: {_either(choices)}" for key, choices in VALUE_CHOICES.items())
-            + ")."
+            + "). For GitHub Copilot: target is not vscode or github-copilot, or "
+            "disable-model-invocation or user-invocable is not true or false. For OpenCode: "
+            f"mode is not {_either(OPENCODE_MODES)}, or hidden or disabled is not true or false."
         ),
         why=(
-            "Claude Code may ignore such a value or read it otherwise, and the agent then runs "
+            "The tool may ignore such a value or read it otherwise, and the agent then runs "
             "without the setting you meant. Use one of the values the problem lists."
         ),
         bad=_agent(_with("memory: global")),
@@ -624,19 +643,57 @@ _RULES = (
     Rule(
         code="key-unknown",
         severity=WARNING,
-        title="A frontmatter key is not one Claude Code reads",
+        title="A frontmatter key is not one the tool reads",
         checks=(
-            "The frontmatter has a key that is not one of the agent fields Claude Code "
-            "documents, nor 'category', which the registry reads. Keys are case-sensitive."
+            "The frontmatter has a key that is not one of the agent fields the tool that reads "
+            "the file documents (Claude Code, GitHub Copilot or OpenCode, from the file's "
+            "folder), nor 'category', which the registry reads. Keys are case-sensitive."
         ),
         why=(
-            "Claude Code ignores a key it does not know, so a misspelled one (such as 'Tools' or "
+            "The tool ignores a key it does not know, so a misspelled one (such as 'Tools' or "
             "'permission_mode') silently does nothing. Correct the spelling, or keep the key if "
             "another tool reads it."
         ),
         bad=_agent(_with("temperature: 0.2")),
         good=_GOOD,
         group="Fields",
+    ),
+    Rule(
+        code="key-deprecated",
+        severity=WARNING,
+        title="A frontmatter key is deprecated",
+        checks=(
+            "For OpenCode, the frontmatter has one of the older fields it still reads but has "
+            f"deprecated ({_either(tuple(OPENCODE_DEPRECATED))}); for GitHub Copilot, "
+            f"{_either(tuple(COPILOT_DEPRECATED))}."
+        ),
+        why=(
+            "A deprecated field may stop working in the next version of the tool, and some are "
+            "already ignored. OpenCode's 'tools' becomes 'permission'; Copilot's 'infer' becomes "
+            "'disable-model-invocation' and 'user-invocable'."
+        ),
+        bad=_agent(_with("mode: subagent", "tools:", "  write: false")),
+        good=_agent(_with("mode: subagent", "permission:", "  edit: deny")),
+        group="Fields",
+        targets=(OPENCODE, COPILOT),
+    ),
+    Rule(
+        code="body-too-long",
+        severity=ERROR,
+        title="The instructions are longer than GitHub Copilot reads",
+        checks=(
+            f"The body (the agent's instructions) is longer than {COPILOT_BODY_MAX:,} "
+            "characters, the most GitHub Copilot reads of a custom agent."
+        ),
+        why=(
+            "Copilot drops what comes after the limit, so the end of the instructions, often "
+            "the boundaries, never reaches the model. Shorten them, or move reference material "
+            "to files the agent reads when it needs them."
+        ),
+        bad="(the fixed file with 31,000 characters of pasted reference added to its body)",
+        good=_GOOD,
+        group="File",
+        targets=(COPILOT,),
     ),
     # Sections: the registry's own rules for the body, not Claude Code's.
     Rule(

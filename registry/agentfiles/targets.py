@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-TARGETS = {"claude-code": "Claude Code", "copilot": "GitHub Copilot", "opencode": "OpenCode"}
+CLAUDE_CODE, COPILOT, OPENCODE = "claude-code", "copilot", "opencode"
+TARGETS = {CLAUDE_CODE: "Claude Code", COPILOT: "GitHub Copilot", OPENCODE: "OpenCode"}
 
 # The folders each tool reads, as path parts that must follow each other.
 FOLDERS = (
-    ((".claude", "agents"), "claude-code"),
-    ((".github", "agents"), "copilot"),
-    ((".opencode", "agents"), "opencode"),
-    ((".opencode", "agent"), "opencode"),
+    ((".claude", "agents"), CLAUDE_CODE),
+    ((".github", "agents"), COPILOT),
+    ((".opencode", "agents"), OPENCODE),
+    ((".opencode", "agent"), OPENCODE),
 )
 
 

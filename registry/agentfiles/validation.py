@@ -17,11 +17,12 @@ from registry.agentfiles.document import (
     Section,
     normalize_heading,
 )
+from registry.agentfiles.targets import CLAUDE_CODE, COPILOT, OPENCODE, TARGETS
 
 DEFAULT_REQUIRED_SECTIONS = ("Focus Areas", "Boundaries", "Delegate To")
 # The rules' version: raised whenever a rule finds something different in the same text, so
 # that problems found under the old rules are found again (rules_fingerprint).
-RULES_VERSION = 2
+RULES_VERSION = 3
 ERROR = "error"
 WARNING = "warning"
 
@@ -88,6 +89,63 @@ KNOWN_TOOLS = frozenset(
     }
 )
 _TOOL_PATTERN_RE = re.compile(r"(?P<tool>[A-Za-z]+)(?:\(.*\))?\Z")
+
+# GitHub Copilot's custom agents (.github/agents/), as these pages describe them:
+# - https://docs.github.com/en/copilot/reference/custom-agents-configuration (name optional,
+#   description required, target, tools, model, disable-model-invocation, user-invocable, infer
+#   deprecated, mcp-servers, metadata; at most 30,000 characters of instructions; tool names it
+#   does not know are ignored);
+# - https://code.visualstudio.com/docs/agents/reference/custom-agent-file-reference (VS Code
+#   adds handoffs, argument-hint and agents: the agents it may start as subagents).
+COPILOT_KEYS = frozenset(
+    {
+        "name",
+        "description",
+        "target",
+        "tools",
+        "model",
+        "disable-model-invocation",
+        "user-invocable",
+        "mcp-servers",
+        "metadata",
+        "handoffs",
+        "argument-hint",
+        "agents",
+        "hooks",
+        "category",
+    }
+)
+COPILOT_TARGETS = ("vscode", "github-copilot")
+COPILOT_BODY_MAX = 30_000
+COPILOT_DEPRECATED = {"infer": "use disable-model-invocation and user-invocable"}
+# OpenCode's agents (.opencode/agents/), as https://opencode.ai/docs/agents describes them
+# (description, mode, model as provider/model, permission, hidden, disabled; nested paths are
+# ids) and https://opencode.ai/docs/migrate-v1 (the older fields it still reads, deprecated).
+OPENCODE_KEYS = frozenset(
+    {
+        "name",
+        "description",
+        "mode",
+        "model",
+        "variant",
+        "prompt",
+        "permission",
+        "permissions",
+        "hidden",
+        "disabled",
+        "top_p",
+        "category",
+    }
+)
+OPENCODE_MODES = ("primary", "subagent", "all")
+OPENCODE_DEPRECATED = {
+    "tools": "use permission",
+    "temperature": "set it on the model",
+    "steps": "OpenCode 2 ignores it",
+    "maxSteps": "OpenCode 2 ignores it",
+    "color": "OpenCode 2 ignores it",
+}
+OPENCODE_MODEL_RE = re.compile(r"[\w.-]+/\S+\Z")
 _WILL_LABELS = {"will": "will", "will not": "will not", "won t": "will not", "wont": "will not"}
 _DELEGATE_RE = re.compile(
     # A name never ends in "_", so the closing "__" of `__name__` is not read as part of it.
@@ -141,12 +199,14 @@ def validate(
     *,
     taken_names: Collection[str] = (),
     required_sections: Sequence[str] = DEFAULT_REQUIRED_SECTIONS,
+    target: str = CLAUDE_CODE,
 ) -> list[Problem]:
     """All problems of a document, in file order.
 
     known_names: names Delegate To may point at (None skips that check).
-    taken_names: names of *other* agents; this one's may not equal any of them ignoring case."""
-    problems = intrinsic_problems(document, required_sections)
+    taken_names: names of *other* agents; this one's may not equal any of them ignoring case.
+    target: the tool that reads the file (targets.py), whose rules its frontmatter follows."""
+    problems = intrinsic_problems(document, required_sections, target)
     problems += registry_problems(
         agent_name(document),
         document.key_line("name") or 1,
@@ -157,21 +217,27 @@ def validate(
     return sort_problems(problems)
 
 
-def rules_fingerprint(required_sections: Sequence[str] = DEFAULT_REQUIRED_SECTIONS) -> str:
+def rules_fingerprint(
+    required_sections: Sequence[str] = DEFAULT_REQUIRED_SECTIONS, default_target: str = CLAUDE_CODE
+) -> str:
     """What intrinsic_problems finds in a text depends on besides the text: the rules' version
-    and the settings given to them. Problems cached under another fingerprint are stale."""
-    settings_given = json.dumps([RULES_VERSION, list(required_sections)])
+    and the settings given to them (the target of a file outside every tool's folder is the
+    default one). Problems cached under another fingerprint are stale."""
+    settings_given = json.dumps([RULES_VERSION, list(required_sections), default_target])
     return hashlib.sha256(settings_given.encode()).hexdigest()[:16]
 
 
 def intrinsic_problems(
-    document: AgentDocument, required_sections: Sequence[str] = DEFAULT_REQUIRED_SECTIONS
+    document: AgentDocument,
+    required_sections: Sequence[str] = DEFAULT_REQUIRED_SECTIONS,
+    target: str = CLAUDE_CODE,
 ) -> list[Problem]:
-    """The problems a document has on its own, whatever else is in the registry."""
+    """The problems a document has on its own, whatever else is in the registry, under the
+    rules of the tool that reads it (target) and the project's required sections."""
     return sort_problems(
         [
             *_character_problems(document),
-            *_frontmatter_problems(document),
+            *_frontmatter_problems(document, target),
             *_section_problems(document, required_sections),
             *_delegation_shape_problems(document),
         ]
@@ -208,16 +274,17 @@ def registry_problems(
         own = (name or "").lower()
         for delegation in delegated:
             if delegation.name.lower() != own and delegation.name not in known_names:
-                in_tools = delegation.source == "tools"
+                in_section = delegation.source == "section"
                 problems.append(
                     Problem(
                         "delegate-unknown",
                         ERROR,
-                        f"{'may start' if in_tools else 'delegates to'} {delegation.name!r}"
-                        f"{' (in tools)' if in_tools else ''}, which is not a known agent",
+                        f"{'delegates to' if in_section else 'may start'} {delegation.name!r}"
+                        f"{'' if in_section else f' (in {delegation.source})'}, which is not a "
+                        "known agent",
                         delegation.line,
                         delegation.column,
-                        "frontmatter.tools" if in_tools else "section:Delegate To",
+                        "section:Delegate To" if in_section else f"frontmatter.{delegation.source}",
                     )
                 )
     return problems
@@ -390,7 +457,8 @@ def _where_line(document: AgentDocument, line: int, frontmatter_end: int) -> str
 # --- Frontmatter ----------------------------------------------------------------------------
 
 
-def _frontmatter_problems(document: AgentDocument):
+def _frontmatter_problems(document: AgentDocument, target: str = CLAUDE_CODE):
+    tool = TARGETS[target]
     if document.frontmatter_error is not None:
         yield problem_from_error(document.frontmatter_error, "frontmatter")
         return
@@ -398,7 +466,7 @@ def _frontmatter_problems(document: AgentDocument):
         yield Problem(
             "frontmatter-missing",
             ERROR,
-            "the file has no frontmatter, so Claude Code does not load it as an agent; start "
+            f"the file has no frontmatter, so {tool} does not load it as an agent; start "
             "it with a '---' line, then 'name:' and 'description:', then another '---' line",
             1,
             1,
@@ -410,6 +478,66 @@ def _frontmatter_problems(document: AgentDocument):
     def at(key: str) -> int:
         return document.key_line(key) or 1
 
+    if target == CLAUDE_CODE:
+        yield from _name_problems(data, at)
+    elif "name" in data and data["name"] is not None and not isinstance(data["name"], str):
+        yield Problem(
+            "name-invalid", ERROR, "'name' must be text", at("name"), 1, "frontmatter.name"
+        )
+    description = data.get("description")
+    if description is None or (isinstance(description, str) and not description.strip()):
+        yield Problem(
+            "description-missing",
+            ERROR,
+            f"'description' is missing or empty: {tool} requires one; say when this agent "
+            "should be used",
+            at("description"),
+            1,
+            "frontmatter.description",
+        )
+    elif not isinstance(description, str):
+        yield Problem(
+            "field-type",
+            ERROR,
+            "'description' must be text",
+            at("description"),
+            1,
+            "frontmatter.description",
+        )
+
+    if target == COPILOT:
+        yield from _copilot_problems(document, data, at)
+        known, deprecated = COPILOT_KEYS, COPILOT_DEPRECATED
+    elif target == OPENCODE:
+        yield from _opencode_problems(data, at)
+        known, deprecated = OPENCODE_KEYS, OPENCODE_DEPRECATED
+    else:
+        yield from _tools_problems(data, at)
+        yield from _choice_problems(data, at)
+        yield from _value_problems(data, at)
+        known, deprecated = KNOWN_KEYS, {}
+    for key in data:
+        if key in deprecated:
+            yield Problem(
+                "key-deprecated",
+                WARNING,
+                f"{key!r} is deprecated in {tool}: {deprecated[key]}",
+                at(key),
+                1,
+                f"frontmatter.{key}",
+            )
+        elif key not in known:
+            yield Problem(
+                "key-unknown",
+                WARNING,
+                f"unknown key {key!r}; {tool} ignores it (other tools may use it)",
+                at(key),
+                1,
+                f"frontmatter.{key}",
+            )
+
+
+def _name_problems(data: dict, at):
     name = data.get("name")
     if name is None or (isinstance(name, str) and not name.strip()):
         yield Problem(
@@ -436,40 +564,92 @@ def _frontmatter_problems(document: AgentDocument):
             1,
             "frontmatter.name",
         )
-    description = data.get("description")
-    if description is None or (isinstance(description, str) and not description.strip()):
-        yield Problem(
-            "description-missing",
-            ERROR,
-            "'description' is missing or empty: Claude Code requires one; say when this agent "
-            "should be used",
-            at("description"),
-            1,
-            "frontmatter.description",
-        )
-    elif not isinstance(description, str):
-        yield Problem(
-            "field-type",
-            ERROR,
-            "'description' must be text",
-            at("description"),
-            1,
-            "frontmatter.description",
-        )
 
-    yield from _tools_problems(data, at)
-    yield from _choice_problems(data, at)
-    yield from _value_problems(data, at)
-    for key in data:
-        if key not in KNOWN_KEYS:
+
+# --- Other targets' frontmatter ----------------------------------------------------------------
+
+
+def _unread_value(key: str, value, tool: str, expected: str, at) -> Problem:
+    return Problem(
+        "value-unknown",
+        WARNING,
+        f"{key}: {value!r} is not what {tool} reads here; use {expected}",
+        at(key),
+        1,
+        f"frontmatter.{key}",
+    )
+
+
+def _copilot_problems(document: AgentDocument, data: dict, at):
+    tool = TARGETS[COPILOT]
+    if data.get("target") is not None and data["target"] not in COPILOT_TARGETS:
+        yield _unread_value("target", data["target"], tool, " or ".join(COPILOT_TARGETS), at)
+    for key in ("disable-model-invocation", "user-invocable", "infer"):
+        if data.get(key) is not None and not isinstance(data[key], bool):
+            yield _unread_value(key, data[key], tool, "true or false", at)
+    for key in ("tools", "agents"):
+        if data.get(key) is not None and _listed(data[key]) is None:
             yield Problem(
-                "key-unknown",
-                WARNING,
-                f"unknown key {key!r}; Claude Code ignores it (other tools may use it)",
+                "field-type",
+                ERROR,
+                f"'{key}' must be a comma-separated string or a list of names",
                 at(key),
                 1,
                 f"frontmatter.{key}",
             )
+    handoffs = data.get("handoffs")
+    if handoffs is not None and _handoff_agents(handoffs) is None:
+        yield Problem(
+            "field-type",
+            ERROR,
+            "'handoffs' must be a list of entries, each with 'label' and 'agent' texts",
+            at("handoffs"),
+            1,
+            "frontmatter.handoffs",
+        )
+    body = document.body
+    if len(body) > COPILOT_BODY_MAX:
+        yield Problem(
+            "body-too-long",
+            ERROR,
+            f"the instructions are {len(body):,} characters long; {tool} reads at most "
+            f"{COPILOT_BODY_MAX:,}, so the rest is lost: shorten them",
+            document.body_start + 1,
+            1,
+            "file",
+        )
+
+
+def _opencode_problems(data: dict, at):
+    tool = TARGETS[OPENCODE]
+    if data.get("mode") is not None and data["mode"] not in OPENCODE_MODES:
+        yield _unread_value("mode", data["mode"], tool, ", ".join(OPENCODE_MODES), at)
+    for key in ("hidden", "disabled"):
+        if data.get(key) is not None and not isinstance(data[key], bool):
+            yield _unread_value(key, data[key], tool, "true or false", at)
+    model = data.get("model")
+    if model is not None and not (isinstance(model, str) and OPENCODE_MODEL_RE.match(model)):
+        yield Problem(
+            "model-unknown",
+            WARNING,
+            f"model {model!r} is not one OpenCode can find; name it as provider/model, such "
+            "as anthropic/claude-sonnet-4-5",
+            at("model"),
+            1,
+            "frontmatter.model",
+        )
+
+
+def _handoff_agents(handoffs) -> list[str] | None:
+    """The agents Copilot's handoffs name; None when they are not a list of entries."""
+    if not isinstance(handoffs, list):
+        return None
+    found = []
+    for entry in handoffs:
+        if not isinstance(entry, dict) or not isinstance(entry.get("agent"), str):
+            return None
+        found.append(entry["agent"])
+    return found
 
 
 # A comma that separates tools: not one inside the parentheses of `Agent(a, b)`.
@@ -659,7 +839,9 @@ class Delegation:
     name: str
     line: int
     column: int
-    source: str = "section"  # where it is named: "section" (Delegate To) or "tools"
+    # Where it is named: "section" (Delegate To), "tools" (Agent(x) in tools), or Copilot's
+    # "agents" and "handoffs" keys.
+    source: str = "section"
 
 
 def delegate_section(document: AgentDocument) -> Section | None:
@@ -668,8 +850,38 @@ def delegate_section(document: AgentDocument) -> Section | None:
 
 def delegations(document: AgentDocument) -> list[Delegation]:
     """The agents this one hands work to: those its Delegate To section names, and those it may
-    start, as `Agent(x)` (or the older `Task(x)`) in its tools."""
-    return section_delegations(document) + tool_delegations(document)
+    start, as `Agent(x)` (or the older `Task(x)`) in its tools, or as Copilot's `agents` and
+    `handoffs` name them."""
+    return section_delegations(document) + tool_delegations(document) + key_delegations(document)
+
+
+def key_delegations(document: AgentDocument) -> list[Delegation]:
+    """The agents Copilot's `agents` list and `handoffs` entries name ("*", every agent, is no
+    name)."""
+    frontmatter = document.frontmatter if document.frontmatter_error is None else None
+    if not frontmatter:
+        return []
+    found = []
+    for key, names in (
+        ("agents", _listed(frontmatter.get("agents")) or []),
+        ("handoffs", _handoff_agents(frontmatter.get("handoffs")) or []),
+    ):
+        for name in names:
+            name = name.strip()
+            if name and name != "*":
+                line, column = _located(document, key, name)
+                found.append(Delegation(name, line, column, key))
+    return found
+
+
+def _located(document: AgentDocument, key: str, name: str) -> tuple[int, int]:
+    """(line, column), 1-based, of name in key's lines; the key's first line if not found."""
+    span = document.key_spans.get(key)
+    # File lines of the key: line 1 is the opening ---, frontmatter line 0 is line 2.
+    lines = range(span.start + 1, span.end + 1) if span else range(0)
+    line = next((n for n in lines if name in document.lines[n]), lines[0] if lines else 0)
+    column = document.lines[line].find(name) + 1 if lines else 1
+    return line + 1, column or 1
 
 
 def tool_delegations(document: AgentDocument) -> list[Delegation]:
@@ -678,9 +890,6 @@ def tool_delegations(document: AgentDocument) -> list[Delegation]:
     items = _listed((frontmatter or {}).get("tools"))
     if not items:
         return []
-    span = document.key_spans.get("tools")
-    # File lines of the tools key: line 1 is the opening ---, frontmatter line 0 is line 2.
-    lines = range(span.start + 1, span.end + 1) if span else range(0)
     found = []
     for item in items:
         match = _AGENT_TOOL_RE.match(item)
@@ -689,9 +898,7 @@ def tool_delegations(document: AgentDocument) -> list[Delegation]:
         for name in (part.strip() for part in match["names"].split(",")):
             if not name or name in BUILTIN_AGENTS or name == "*":
                 continue
-            line = next((n for n in lines if name in document.lines[n]), lines[0] if lines else 0)
-            column = document.lines[line].find(name) + 1 if lines else 1
-            found.append(Delegation(name, line + 1, column or 1, "tools"))
+            found.append(Delegation(name, *_located(document, "tools", name), "tools"))
     return found
 
 
@@ -722,13 +929,10 @@ def section_delegations(document: AgentDocument) -> list[Delegation]:
 
 
 def _delegation_shape_problems(document: AgentDocument):
-    section = delegate_section(document)
-    if section is None:
-        return
-    where = f"section:{section.title}"
     own_name = agent_name(document)
-    found = section_delegations(document)
-    if document.section_body(section).strip() and not found:
+    section = delegate_section(document)
+    found = section_delegations(document) if section is not None else []
+    if section is not None and document.section_body(section).strip() and not found:
         yield Problem(
             "delegate-unreadable",
             WARNING,
@@ -736,15 +940,19 @@ def _delegation_shape_problems(document: AgentDocument):
             "list them as '- **agent-name** — what to hand it'",
             section.start + 1,
             1,
-            where,
+            f"section:{section.title}",
         )
-    for delegation in found:
-        if own_name is not None and delegation.name.lower() == own_name.lower():
+    if own_name is None:
+        return
+    for delegation in found + tool_delegations(document) + key_delegations(document):
+        if delegation.name.lower() == own_name.lower():
+            in_section = delegation.source == "section"
             yield Problem(
                 "delegate-self",
                 ERROR,
-                f"the agent delegates to itself ({delegation.name!r})",
+                f"the agent {'delegates to' if in_section else 'may start'} itself "
+                f"({delegation.name!r}{'' if in_section else f', in {delegation.source}'})",
                 delegation.line,
                 delegation.column,
-                where,
+                f"section:{section.title}" if in_section else f"frontmatter.{delegation.source}",
             )

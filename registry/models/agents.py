@@ -46,7 +46,18 @@ def required_sections() -> list[str]:
 
 def rules_fingerprint() -> str:
     """The fingerprint of the rules as this registry is set up (validation.rules_fingerprint)."""
-    return validation.rules_fingerprint(required_sections())
+    return validation.rules_fingerprint(required_sections(), settings.REGISTRY_DEFAULT_TARGET)
+
+
+def target_of(path: str | None) -> tuple[str, str]:
+    """(target, the folder that says so or "") of the tool that reads the file at path, an
+    agent path (under REGISTRY_GIT_SUBDIR when that is set); no path: the default target."""
+    if not path:
+        return settings.REGISTRY_DEFAULT_TARGET, ""
+    subdir = settings.REGISTRY_GIT_SUBDIR
+    return targets.target_of(
+        f"{subdir}/{path}" if subdir else path, settings.REGISTRY_DEFAULT_TARGET
+    )
 
 
 def max_file_bytes() -> int:
@@ -289,18 +300,27 @@ class AgentQuerySet(StampedQuerySet):
         return known, taken
 
     def problems_of(
-        self, document: AgentDocument, exclude: Agent | None = None, caller: str = "other"
+        self,
+        document: AgentDocument,
+        exclude: Agent | None = None,
+        caller: str = "other",
+        path: str | None = None,
     ) -> list[validation.Problem]:
         """A text's problems as the editor shows them: its own, and those against the registry
         (names it delegates to, a name other agents have). exclude: the agent the text is for;
-        caller: the label its validation time is measured under."""
+        caller: the label its validation time is measured under; path: where the file is (by
+        default exclude's), which says the tool whose rules apply."""
 
         name = validation.agent_name(document) or ""
         wanted = [delegation.name for delegation in validation.delegations(document)]
         known, taken = self.names_for_validation(name, exclude=exclude, wanted=wanted)
         with timed_validation(caller):
             return validation.validate(
-                document, known, taken_names=taken, required_sections=required_sections()
+                document,
+                known,
+                taken_names=taken,
+                required_sections=required_sections(),
+                target=target_of(path or (exclude.path if exclude is not None else None))[0],
             )
 
     def unique_key(self, name: str, path: str, exclude: Agent | None = None) -> str:
@@ -365,8 +385,8 @@ class AgentQuerySet(StampedQuerySet):
         synced: the texts are the repository's, so the agents are in step with it. The caller
         holds the transaction, checks names, and refreshes the registry's problems after."""
         fields = [
-            derived or (version_fields(document), cached_fields(document))
-            for _, _, document, derived in entries
+            derived or (version_fields(document, path), cached_fields(document))
+            for _, path, document, derived in entries
         ]
         new = [
             (path, agent_fields["name"])
@@ -589,9 +609,7 @@ class Agent(models.Model):
     def target(self) -> tuple[str, str, str]:
         """(target, its name, the folder that says so or "") of the tool that reads this file,
         from its path in the repository (under REGISTRY_GIT_SUBDIR when that is set)."""
-        subdir = settings.REGISTRY_GIT_SUBDIR
-        path = f"{subdir}/{self.path}" if subdir else self.path
-        target, folder = targets.target_of(path, settings.REGISTRY_DEFAULT_TARGET)
+        target, folder = target_of(self.path)
         return target, targets.TARGETS[target], folder
 
     @property
@@ -611,17 +629,20 @@ class Agent(models.Model):
             return [validation.Problem(**problem) for problem in self.problems]
         return Agent.objects.problems_of(version.document, self, caller="change")
 
-    def delegation_targets(self) -> list[tuple[str, str | None, bool]]:
-        """(name, key of that agent or None when no active agent has the name, whether only
-        its tools name it: Agent(x)) for each agent the live version delegates to, in file
-        order. One query."""
+    def delegation_targets(self) -> list[tuple[str, str | None, list[str]]]:
+        """(name, key of that agent or None when no active agent has the name, where the file
+        names it: "section", "tools", "agents", "handoffs") for each agent the live version
+        delegates to, in file order. One query."""
         if self.live_version is None:
             return []
-        sources: dict[str, set[str]] = {}
+        sources: dict[str, list[str]] = {}
         for item in self.live_version.delegations or []:
-            sources.setdefault(item[0], set()).add(item[3] if len(item) > 3 else "section")
+            found = sources.setdefault(item[0], [])
+            source = item[3] if len(item) > 3 else "section"
+            if source not in found:
+                found.append(source)
         keys = dict(Agent.objects.active().filter(name__in=sources).values_list("name", "key"))
-        return [(name, keys.get(name), found == {"tools"}) for name, found in sources.items()]
+        return [(name, keys.get(name), found) for name, found in sources.items()]
 
     def delegated_by(self) -> list[tuple[str, str]]:
         """(key, name) of the active agents whose live version delegates to this one. One query,
@@ -642,10 +663,11 @@ class Agent(models.Model):
         ]
 
 
-def derived_fields(document: AgentDocument) -> dict:
-    """A version's fields for document: its text and what validation derives from it."""
+def derived_fields(document: AgentDocument, path: str | None = None) -> dict:
+    """A version's fields for document, the file at path: its text and what validation derives
+    from it, under the rules of the tool that reads it there."""
     text = document.to_bytes().decode("utf-8")
-    problems = validation.intrinsic_problems(document, required_sections())
+    problems = validation.intrinsic_problems(document, required_sections(), target_of(path)[0])
     errors, warnings = validation.counts(problems)
     return {
         "rules": rules_fingerprint(),
@@ -675,9 +697,9 @@ DERIVED_FIELDS = (
 )
 
 
-def version_fields(document: AgentDocument) -> dict:
+def version_fields(document: AgentDocument, path: str | None = None) -> dict:
     """derived_fields without the text, which the document has."""
-    fields = derived_fields(document)
+    fields = derived_fields(document, path)
     del fields["text"]
     return fields
 
@@ -776,7 +798,7 @@ class Version(models.Model):
     @classmethod
     def build(cls, agent: Agent, document: AgentDocument, **fields) -> Version:
         """A new, unsaved version of agent holding document, with what is derived from it."""
-        return cls(agent=agent, **derived_fields(document), **fields)
+        return cls(agent=agent, **derived_fields(document, agent.path), **fields)
 
     @property
     def document(self) -> AgentDocument:

@@ -28,19 +28,22 @@ RECHECK_BATCH = 500
 
 
 @contextmanager
-def deriving(documents: list[AgentDocument], workers: int):
-    """An iterator of (version fields without the text, agent fields) for documents, in order:
+def deriving(documents: list[tuple[AgentDocument, str]], workers: int):
+    """An iterator of (version fields without the text, agent fields) for (document, path)
+    pairs, in order:
     computed here, or by `workers` forked processes (a document takes about a millisecond).
     A worker that dies (killed, out of memory) raises BrokenProcessPool here: the caller's
     transaction is rolled back rather than left waiting."""
-    with _mapped(_derive, [(d.text, d.bom) for d in documents], workers) as derived:
+    items = [(d.text, d.bom, path) for d, path in documents]
+    with _mapped(_derive, items, workers) as derived:
         yield derived
 
 
-def _derive(text_and_bom: tuple[str, bool]) -> tuple[dict, dict]:
+def _derive(item: tuple[str, bool, str]) -> tuple[dict, dict]:
     # A document of its own, dropped once read: the caller's keeps no parse of its body.
-    document = AgentDocument(*text_and_bom)
-    return version_fields(document), cached_fields(document)
+    text, bom, path = item
+    document = AgentDocument(text, bom)
+    return version_fields(document, path), cached_fields(document)
 
 
 @contextmanager
@@ -65,9 +68,12 @@ def recheck(
     fields = [name for name in DERIVED_FIELDS if name != "sha256"]  # the same text
     for start in range(0, len(stale), batch_size):
         versions = list(
-            Version.objects.filter(pk__in=stale[start : start + batch_size]).only("text")
+            Version.objects.filter(pk__in=stale[start : start + batch_size])
+            .select_related("agent")
+            .only("text", "agent__path")
         )
-        with _mapped(_recheck, [version.text for version in versions], workers) as derived:
+        items = [(version.text, version.agent.path) for version in versions]
+        with _mapped(_recheck, items, workers) as derived:
             for version, found in zip(versions, derived, strict=True):
                 for name, value in found.items():
                     setattr(version, name, value)
@@ -81,5 +87,6 @@ def recheck(
     return len(stale)
 
 
-def _recheck(text: str) -> dict:
-    return version_fields(AgentDocument(text))
+def _recheck(item: tuple[str, str]) -> dict:
+    text, path = item
+    return version_fields(AgentDocument(text), path)

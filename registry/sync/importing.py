@@ -144,7 +144,8 @@ def import_files(
                 progress.step()
         if not dry_run:
             update_rows(synced, ["synced_hash"])
-            with deriving([document for _, _, document, _ in to_store], workers) as derived:
+            documents = [(document, path) for path, _, document, _ in to_store]
+            with deriving(documents, workers) as derived:
                 for start in range(0, len(to_store), IMPORT_BATCH):
                     batch = to_store[start : start + IMPORT_BATCH]
                     fields = [next(derived) for _ in batch]
@@ -163,7 +164,7 @@ def import_files(
             logger.warning("ANALYZE after the import failed: %s", error)
     if dry_run:
         report.with_errors = [
-            path for path, _, document in accepted if version_fields(document)["error_count"]
+            path for path, _, document in accepted if version_fields(document, path)["error_count"]
         ]
     else:
         report.with_errors = list(

@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from registry.agentfiles import rules as catalog
+from registry.agentfiles.targets import TARGETS
 from registry.models import Agent
 
 
@@ -15,7 +16,11 @@ def rule_list(request):
     return render(
         request,
         "registry/rules.html",
-        {"groups": catalog.groups(), "required": settings.REGISTRY_REQUIRED_SECTIONS},
+        {
+            "groups": catalog.groups(),
+            "required": settings.REGISTRY_REQUIRED_SECTIONS,
+            "default_target": TARGETS[settings.REGISTRY_DEFAULT_TARGET],
+        },
     )
 
 

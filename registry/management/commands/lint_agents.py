@@ -6,7 +6,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from registry.agentfiles import rules, validation
+from registry.agentfiles import rules, targets, validation
 from registry.agentfiles.document import AgentDocument, DocumentError
 from registry.sync.files import find_markdown, read_limited
 
@@ -77,6 +77,7 @@ class Command(BaseCommand):
                     known,
                     taken_names=taken,
                     required_sections=settings.REGISTRY_REQUIRED_SECTIONS,
+                    target=targets.target_of(shown, settings.REGISTRY_DEFAULT_TARGET)[0],
                 )
             ]
 
