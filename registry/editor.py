@@ -19,6 +19,7 @@ from registry.agentfiles.document import (
     normalize_newlines,
     split_lines,
 )
+from registry.agentfiles.fixes import section_skeleton
 from registry.agentfiles.validation import Problem
 
 STRUCTURED = "structured"
@@ -80,23 +81,11 @@ LIST_KEYS = frozenset({"tools", "skills"})
 # other cleared keys are removed.
 REQUIRED_KEYS = frozenset({"name", "description"})
 
-_SECTION_SKELETONS = {
-    "focus areas": "- **Area**: what this agent knows and does\n",
-    "boundaries": (
-        "**Will:**\n- What this agent does\n\n**Will Not:**\n- What it leaves to other agents\n"
-    ),
-    "delegate to": "- **agent-name** — what to hand it\n",
-}
 _UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
 _NEWLINE_RE = re.compile(r"\r\n|\r|\n")
 
 
 # --- Skeletons ---------------------------------------------------------------------------------
-
-
-def section_skeleton(title: str) -> str:
-    """The starting body of a required section: Boundaries gets a Will and a Will Not list."""
-    return _SECTION_SKELETONS.get(normalize_heading(title), "Describe this part of the agent.\n")
 
 
 def skeleton_text(required_sections: Sequence[str]) -> str:

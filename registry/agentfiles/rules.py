@@ -53,6 +53,9 @@ class Rule:
     bad: str  # a small complete agent file (frontmatter and body) that breaks the rule
     good: str  # the same file, fixed
     group: str  # one of GROUPS: "File", "Frontmatter", "Fields", "Sections", "Delegation", ...
+    # What the certain fix does, when there is one (fixes.FIXERS makes it): the editor's Fix
+    # button and `lint_agents --fix` apply it. Empty: the fix needs a person.
+    fix: str = ""
 
 
 # --- The example files --------------------------------------------------------------------------
@@ -299,6 +302,7 @@ _RULES = (
             """
         ),
         group="Frontmatter",
+        fix="Put a one-line description that holds ': ' in quotes",
     ),
     Rule(
         code="yaml-too-large",
@@ -487,6 +491,7 @@ _RULES = (
         ),
         good=_GOOD,
         group="Fields",
+        fix="Change the name to its lowercase, hyphenated form, such as 'api-reviewer'",
     ),
     Rule(
         code="name-duplicate",
@@ -637,6 +642,10 @@ _RULES = (
         bad=_agent(_with("temperature: 0.2")),
         good=_GOOD,
         group="Fields",
+        fix=(
+            "Rename a misspelled key that can only mean one of Claude Code's, such as "
+            "'allowedTools' or 'Tools' to 'tools'"
+        ),
     ),
     # Sections: the registry's own rules for the body, not Claude Code's.
     Rule(
@@ -656,6 +665,7 @@ _RULES = (
         bad=_agent(focus=""),
         good=_GOOD,
         group="Sections",
+        fix="Add the missing section, with a skeleton to fill in, in its place",
     ),
     Rule(
         code="section-duplicate",
