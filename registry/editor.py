@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from registry.agentfiles import validation
+from registry.agentfiles import fixes, validation
 from registry.agentfiles.document import (
     BOM,
     AgentDocument,
@@ -245,6 +245,12 @@ class Slot:
     id: str
     errors: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    fixes: dict[Problem, fixes.Fix] = field(default_factory=dict)
+
+    @property
+    def items(self) -> list[tuple[Problem, fixes.Fix | None]]:
+        """Each problem with its certain fix, if it has one."""
+        return [(problem, self.fixes.get(problem)) for problem in self.problems]
 
     @property
     def has_errors(self) -> bool:
@@ -596,8 +602,11 @@ class EditorForm:
             return self.data["text"].removeprefix(BOM)
         return self.source.text
 
-    def slots(self, problems: Sequence[Problem] = ()) -> dict[str, Slot]:
-        """Every place problems can show, with the input errors and problems placed.
+    def slots(
+        self, problems: Sequence[Problem] = (), found_fixes: Sequence[fixes.Fix] = ()
+    ) -> dict[str, Slot]:
+        """Every place problems can show, with the input errors and problems placed, and the
+        fixes found for them beside them.
 
         Problem.where: "frontmatter.<key>" goes next to that key's field (or the YAML of the
         other keys), "section:<title>" next to the section with that heading; others on top."""
@@ -618,8 +627,12 @@ class EditorForm:
             place = re.sub(r"^(section-\d+)-(title|body)$", r"\1", name)
             slots.get(place, slots[GENERAL]).errors.append(message)
         frontmatter = self.document.frontmatter or {}
+        fixed = {fix.problem: fix for fix in found_fixes}
         for problem in problems:
-            slots[self._place(problem, slots, section_index, frontmatter)].problems.append(problem)
+            slot = slots[self._place(problem, slots, section_index, frontmatter)]
+            slot.problems.append(problem)
+            if problem in fixed:
+                slot.fixes[problem] = fixed[problem]
         return slots
 
     def _place(self, problem: Problem, slots, section_index, frontmatter) -> str:
@@ -666,13 +679,31 @@ class EditorForm:
 # --- Structural actions ------------------------------------------------------------------------
 
 
+def _fix_focus(fix: fixes.Fix) -> str:
+    """The field a fix changed, to focus once it is made."""
+    if fix.where.startswith("section:"):
+        title = normalize_heading(fix.where.removeprefix("section:"))
+        position = next((i for i, s in enumerate(fix.document.sections) if s.key == title), 0)
+        return f"section-{position}-body"
+    key = fix.where.removeprefix("frontmatter.")
+    key = fixes.renamed_key(key) or key
+    return f"field-{key}" if key in FIELD_KEYS else "field-extra-yaml"
+
+
 def apply_action(
     document: AgentDocument, action: str, required_sections: Sequence[str], new_title: str = ""
 ) -> tuple[AgentDocument, str]:
-    """Apply a section button ("move-up:2", "remove:0", "add-required:1", "add-section") and
-    return the document and the id of the control to focus next. ValueError for a bad action."""
+    """Apply a section button ("move-up:2", "remove:0", "add-required:1", "add-section") or a
+    problem's Fix button ("fix:<code>:<where>", fixes.Fix.action) and return the document and
+    the id of the control to focus next. ValueError for a bad action."""
     name, _, argument = action.partition(":")
     count = len(document.sections)
+    if name == "fix":
+        code, _, where = argument.partition(":")
+        fix = fixes.find(document, code, where, required_sections)
+        if fix is None:
+            raise ValueError(f"no certain fix for {code!r} at {where!r}")
+        return fix.document, _fix_focus(fix)
     if name == "add-section":
         title = " ".join(new_title.split()) or "New section"
         if character_error(title):

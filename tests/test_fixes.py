@@ -135,7 +135,7 @@ def test_misspelled_keys_that_can_only_mean_one_key_are_renamed_others_are_not()
     assert fixes.renamed_key("tools") is None
     text = GOOD.replace("tools: Read, Grep", "temperature: 0.2\npermission_mode: plan")
     fix = only_fix(text, "key-unknown")
-    assert fix.change == "renamed the key 'permission_mode' to 'permissionMode'"
+    assert fix.change == "rename the key 'permission_mode' to 'permissionMode'"
 
 
 def test_a_misspelled_key_is_not_renamed_onto_a_key_the_file_has():

@@ -59,7 +59,7 @@ class Fix:
     """One problem's certain fix: what it changes, in words, and the document it gives."""
 
     problem: Problem
-    change: str  # e.g. "added the section '## Focus Areas'"
+    change: str  # what it does, e.g. "add the section '## Focus Areas' with a skeleton ..."
     document: AgentDocument
 
     @property
@@ -86,7 +86,7 @@ def _add_section(document, problem, required_sections):
     if not problem.where.startswith("section:") or document.find_section(title) is not None:
         return None
     fixed = document.with_required_section(title, section_skeleton(title), required_sections)
-    return f"added the section '## {title}' with a skeleton to fill in", fixed
+    return f"add the section '## {title}' with a skeleton to fill in", fixed
 
 
 def _quote_description(document, problem, required_sections):
@@ -118,7 +118,7 @@ def _rename_key(document, problem, required_sections):
         return None
     if (fixed.frontmatter or {}).get(new_key) != data[key]:
         return None
-    return f"renamed the key '{key}' to '{new_key}'", fixed
+    return f"rename the key '{key}' to '{new_key}'", fixed
 
 
 def _lowercase_name(document, problem, required_sections):
@@ -129,7 +129,7 @@ def _lowercase_name(document, problem, required_sections):
     if suggestion == name or not is_valid_name(suggestion):
         return None
     fixed = document.with_frontmatter_value("name", suggestion)
-    return f"changed the name {name!r} to {suggestion!r}", fixed
+    return f"change the name {name!r} to {suggestion!r}", fixed
 
 
 # The codes with a certain fix. rules.Rule.fix says what each does; a test keeps them in step.

@@ -148,11 +148,22 @@ def _editor_post(request: HtmxHttpRequest, agent: Agent | None):
             request.POST.get("new_section_title", ""),
         )
     except ValueError:
+        if action.startswith("fix:"):
+            # A Fix button names a problem; the text as sent may no longer have it.
+            form.errors[editor.GENERAL] = (
+                "That fix does not apply to this text: the problem it was for is not in it any "
+                "more, or has no certain fix. Nothing was changed."
+            )
+            response = _render_editor(request, agent, change, form)
+            response.status_code = 400
+            return response
         form.errors[editor.GENERAL] = "That button does not apply to this text any more."
         return _render_editor(request, agent, change, form)
-    moved = editor.EditorForm(
-        editor.full_text(document), mode=editor.STRUCTURED, max_bytes=form.max_bytes
-    )
+    # A fix keeps the mode the user works in; the section buttons exist in the structured one.
+    mode = form.mode if action.startswith("fix:") else editor.STRUCTURED
+    moved = editor.EditorForm(editor.full_text(document), mode=mode, max_bytes=form.max_bytes)
+    if moved.mode == editor.RAW:
+        focus = "field-text"
     return _render_editor(request, agent, change, moved, focus=focus)
 
 
