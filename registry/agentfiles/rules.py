@@ -639,8 +639,8 @@ _RULES = (
             "'permission_mode') silently does nothing. Correct the spelling, or keep the key if "
             "another tool reads it."
         ),
-        bad=_agent(_with("temperature: 0.2")),
-        good=_GOOD,
+        bad=_agent(_with("allowedTools: Read, Grep")),
+        good=_agent(_with("tools: Read, Grep")),
         group="Fields",
         fix=(
             "Rename a misspelled key that can only mean one of Claude Code's, such as "
