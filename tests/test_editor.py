@@ -2,7 +2,9 @@
 
 import base64
 import difflib
+import html
 import itertools
+import json
 import re
 from html.parser import HTMLParser
 
@@ -1049,6 +1051,7 @@ def test_a_problem_with_a_certain_fix_has_a_fix_button_beside_it(editor_client, 
 
     assert "required section '## Boundaries' is missing" in text_inside(page, "problems-general")
     assert f'value="{ADD_BOUNDARIES}"' in page.content.decode()
+    assert "{#" not in page.content.decode()
     # A problem without a certain fix has no button.
     assert page.content.decode().count('class="fix"') == 1
 
@@ -1146,6 +1149,12 @@ def test_a_fix_that_does_not_apply_is_refused_with_a_400_and_the_text_kept(
         assert "That fix does not apply to this text" in text_inside(response, "problems-general")
         assert form_values(response)["category"] == "typed by the user"
     assert not ChangeRequest.objects.exists()
+    # htmx swaps a 400 in like a 200, so the message shows where the user is.
+    page = editor_client.get(edit_url(architect)).content.decode()
+    config = json.loads(
+        html.unescape(re.search(r'name="htmx-config" content=\'([^\']*)\'', page)[1])
+    )
+    assert {"code": "400", "swap": True} in config["responseHandling"]
 
 
 def test_fix_needs_the_editor_role(reader_client, no_boundaries):
