@@ -245,12 +245,12 @@ class Slot:
     id: str
     errors: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-    fixes: dict[Problem, fixes.Fix] = field(default_factory=dict)
+    fix_of: dict[Problem, fixes.Fix] = field(default_factory=dict)  # the problems' certain fixes
 
     @property
     def items(self) -> list[tuple[Problem, fixes.Fix | None]]:
         """Each problem with its certain fix, if it has one."""
-        return [(problem, self.fixes.get(problem)) for problem in self.problems]
+        return [(problem, self.fix_of.get(problem)) for problem in self.problems]
 
     @property
     def has_errors(self) -> bool:
@@ -632,7 +632,7 @@ class EditorForm:
             slot = slots[self._place(problem, slots, section_index, frontmatter)]
             slot.problems.append(problem)
             if problem in fixed:
-                slot.fixes[problem] = fixed[problem]
+                slot.fix_of[problem] = fixed[problem]
         return slots
 
     def _place(self, problem: Problem, slots, section_index, frontmatter) -> str:
