@@ -88,7 +88,7 @@ class EditorPage:
             agent.live_version.text if agent.live_version else "",
         )
 
-    def fixes(self, can_edit: bool) -> list[fixes.Fix]:
+    def certain_fixes(self, can_edit: bool) -> list[fixes.Fix]:
         """The certain fixes of the problems shown, for their Fix buttons (for editors only)."""
         if not can_edit or self.form.too_large:
             return []
@@ -130,7 +130,7 @@ class EditorPage:
     def context(self) -> dict:
         agent, change, form = self.agent, self.change, self.form
         can_edit = self.user.has_perm("registry.propose_change") and not self.others_change
-        slots = form.slots(self.problems, self.fixes(can_edit))
+        slots = form.slots(self.problems, self.certain_fixes(can_edit))
         errors, warnings = validation.counts(self.problems)
         return {
             "agent": agent,
