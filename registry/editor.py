@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from registry.agentfiles import validation
+from registry.agentfiles import fixes, validation
 from registry.agentfiles.document import (
     BOM,
     AgentDocument,
@@ -19,6 +19,8 @@ from registry.agentfiles.document import (
     normalize_newlines,
     split_lines,
 )
+from registry.agentfiles.fixes import section_skeleton
+from registry.agentfiles.targets import CLAUDE_CODE
 from registry.agentfiles.validation import Problem
 
 STRUCTURED = "structured"
@@ -80,23 +82,11 @@ LIST_KEYS = frozenset({"tools", "skills"})
 # other cleared keys are removed.
 REQUIRED_KEYS = frozenset({"name", "description"})
 
-_SECTION_SKELETONS = {
-    "focus areas": "- **Area**: what this agent knows and does\n",
-    "boundaries": (
-        "**Will:**\n- What this agent does\n\n**Will Not:**\n- What it leaves to other agents\n"
-    ),
-    "delegate to": "- **agent-name** — what to hand it\n",
-}
 _UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
 _NEWLINE_RE = re.compile(r"\r\n|\r|\n")
 
 
 # --- Skeletons ---------------------------------------------------------------------------------
-
-
-def section_skeleton(title: str) -> str:
-    """The starting body of a required section: Boundaries gets a Will and a Will Not list."""
-    return _SECTION_SKELETONS.get(normalize_heading(title), "Describe this part of the agent.\n")
 
 
 def skeleton_text(required_sections: Sequence[str]) -> str:
@@ -256,6 +246,12 @@ class Slot:
     id: str
     errors: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    fix_of: dict[Problem, fixes.Fix] = field(default_factory=dict)  # the problems' certain fixes
+
+    @property
+    def items(self) -> list[tuple[Problem, fixes.Fix | None]]:
+        """Each problem with its certain fix, if it has one."""
+        return [(problem, self.fix_of.get(problem)) for problem in self.problems]
 
     @property
     def has_errors(self) -> bool:
@@ -607,8 +603,11 @@ class EditorForm:
             return self.data["text"].removeprefix(BOM)
         return self.source.text
 
-    def slots(self, problems: Sequence[Problem] = ()) -> dict[str, Slot]:
-        """Every place problems can show, with the input errors and problems placed.
+    def slots(
+        self, problems: Sequence[Problem] = (), found_fixes: Sequence[fixes.Fix] = ()
+    ) -> dict[str, Slot]:
+        """Every place problems can show, with the input errors and problems placed, and the
+        fixes found for them beside them.
 
         Problem.where: "frontmatter.<key>" goes next to that key's field (or the YAML of the
         other keys), "section:<title>" next to the section with that heading; others on top."""
@@ -629,8 +628,12 @@ class EditorForm:
             place = re.sub(r"^(section-\d+)-(title|body)$", r"\1", name)
             slots.get(place, slots[GENERAL]).errors.append(message)
         frontmatter = self.document.frontmatter or {}
+        fixed = {fix.problem: fix for fix in found_fixes}
         for problem in problems:
-            slots[self._place(problem, slots, section_index, frontmatter)].problems.append(problem)
+            slot = slots[self._place(problem, slots, section_index, frontmatter)]
+            slot.problems.append(problem)
+            if problem in fixed:
+                slot.fix_of[problem] = fixed[problem]
         return slots
 
     def _place(self, problem: Problem, slots, section_index, frontmatter) -> str:
@@ -677,13 +680,35 @@ class EditorForm:
 # --- Structural actions ------------------------------------------------------------------------
 
 
+def _fix_focus(fix: fixes.Fix) -> str:
+    """The field a fix changed, to focus once it is made."""
+    if fix.where.startswith("section:"):
+        title = normalize_heading(fix.where.removeprefix("section:"))
+        position = next((i for i, s in enumerate(fix.document.sections) if s.key == title), 0)
+        return f"section-{position}-body"
+    key = fix.where.removeprefix("frontmatter.")
+    key = fixes.renamed_key(key) or key
+    return f"field-{key}" if key in FIELD_KEYS else "field-extra-yaml"
+
+
 def apply_action(
-    document: AgentDocument, action: str, required_sections: Sequence[str], new_title: str = ""
+    document: AgentDocument,
+    action: str,
+    required_sections: Sequence[str],
+    new_title: str = "",
+    target: str = CLAUDE_CODE,
 ) -> tuple[AgentDocument, str]:
-    """Apply a section button ("move-up:2", "remove:0", "add-required:1", "add-section") and
-    return the document and the id of the control to focus next. ValueError for a bad action."""
+    """Apply a section button ("move-up:2", "remove:0", "add-required:1", "add-section") or a
+    problem's Fix button ("fix:<code>:<where>", fixes.Fix.action) and return the document and
+    the id of the control to focus next. ValueError for a bad action."""
     name, _, argument = action.partition(":")
     count = len(document.sections)
+    if name == "fix":
+        code, _, where = argument.partition(":")
+        fix = fixes.find(document, code, where, required_sections, target)
+        if fix is None:
+            raise ValueError(f"no certain fix for {code!r} at {where!r}")
+        return fix.document, _fix_focus(fix)
     if name == "add-section":
         title = " ".join(new_title.split()) or "New section"
         if character_error(title):

@@ -15,6 +15,7 @@ from registry.sync.files import TEMP_SUFFIX
 from tests.helpers import (
     CORPUS,
     DEMO_NAMES,
+    FOCUS,
     MANAGE,
     NO_DATABASE,
     NOT_TEXT,
@@ -181,6 +182,116 @@ def test_lint_exit_status_from_the_shell_without_any_database(demo_folder, names
 
     assert result.returncode == status, result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- lint_agents --fix -----------------------------------------------------------------------
+
+
+def without_focus(text: str) -> str:
+    return re.sub(r"## Focus Areas\n.*?\n\n", "", text, flags=re.DOTALL)
+
+
+@pytest.fixture
+def fixable(tmp_path):
+    """Three agents: one with four certain fixes (CRLF, with a BOM), one clean, and one with a
+    missing section and an error no fix can make (a delegate that does not exist)."""
+    broken = agent_text(
+        "Agent-One", "Does one thing. Use it when: asked.", extra="allowedTools: Read\n"
+    )
+    return write(
+        tmp_path,
+        {
+            "broken.md": ("\ufeff" + without_focus(broken)).replace("\n", "\r\n"),
+            "other-agent.md": agent_text("other-agent", delegate_to="- **agent-one** — x\n"),
+            "third.md": without_focus(agent_text("third", delegate_to="- **nobody** — x\n")),
+        },
+    )
+
+
+def test_lint_fix_makes_the_certain_fixes_changing_only_their_lines(fixable):
+    before = tree(fixable)
+
+    code, out, err = run("lint_agents", "--fix", fixable)
+
+    after = tree(fixable)
+    assert after["other-agent.md"] == before["other-agent.md"]
+    expected = (
+        agent_text("Agent-One", '"Does one thing. Use it when: asked."', extra="tools: Read\n")
+        .replace("name: Agent-One", "name: agent-one")
+        .replace(FOCUS, "- **Area**: what this agent knows and does\n")
+    )
+    assert after["broken.md"] == ("\ufeff" + expected.replace("\n", "\r\n")).encode()
+    assert not [name for name in os.listdir(fixable) if name.endswith(TEMP_SUFFIX)]
+    changes = [line for line in out.splitlines() if " fixed " in line]
+    assert changes == [
+        f"{fixable}/broken.md:3: fixed yaml-syntax: put the description on line 3 in quotes",
+        f"{fixable}/broken.md:2: fixed name-invalid: change the name 'Agent-One' to 'agent-one'",
+        f"{fixable}/broken.md:4: fixed key-unknown: rename the key 'allowedTools' to 'tools'",
+        f"{fixable}/broken.md:17: fixed section-missing: add the section '## Focus Areas' with "
+        "a skeleton to fill in",
+        f"{fixable}/third.md:16: fixed section-missing: add the section '## Focus Areas' with "
+        "a skeleton to fill in",
+    ]
+    remaining = [LINE_RE.match(line) for line in out.splitlines() if " fixed " not in line]
+    assert [(m["path"], m["code"]) for m in remaining] == [
+        (f"{fixable}/third.md", "delegate-unknown")
+    ]
+    assert code == 1
+    assert "3 files checked: 1 errors, 0 warnings" in err
+
+
+def test_lint_fix_replaces_a_fixed_file_by_renaming_and_leaves_a_clean_one_alone(fixable):
+    inodes = {name: os.stat(fixable / name).st_ino for name in ("broken.md", "other-agent.md")}
+
+    run("lint_agents", "--fix", fixable)
+
+    # A new file renamed over the old one (a torn write is never seen); the clean one untouched.
+    assert os.stat(fixable / "broken.md").st_ino != inodes["broken.md"]
+    assert os.stat(fixable / "other-agent.md").st_ino == inodes["other-agent.md"]
+
+
+def test_lint_fix_exits_0_once_every_error_is_fixed_and_a_second_run_changes_nothing(fixable):
+    (fixable / "third.md").unlink()
+
+    first = run("lint_agents", "--fix", fixable)
+    fixed = tree(fixable)
+    second = run("lint_agents", "--fix", fixable)
+
+    assert first[0] == 0, first
+    assert " fixed " in first[1]
+    assert second == (0, "", "2 files checked: 0 errors, 0 warnings\n")
+    assert tree(fixable) == fixed
+
+
+def test_lint_without_fix_changes_no_file(fixable):
+    before = tree(fixable)
+
+    code, out, _ = run("lint_agents", fixable)
+
+    assert tree(fixable) == before
+    assert " fixed " not in out
+    assert code == 1
+
+
+def test_lint_fix_with_json_keeps_stdout_json_and_lists_changes_on_stderr(fixable):
+    code, out, err = run("lint_agents", "--fix", "--format", "json", fixable)
+
+    assert [row["code"] for row in json.loads(out)] == ["delegate-unknown"]
+    assert f"{fixable}/third.md:16: fixed section-missing" in err
+    assert code == 1
+
+
+def test_lint_fix_does_not_write_through_a_symlink(tmp_path):
+    target = write(tmp_path / "elsewhere", {"a.md": without_focus(agent_text())})
+    (tmp_path / "linted").mkdir()
+    (tmp_path / "linted" / "a.md").symlink_to(target / "a.md")
+
+    code, out, _ = run("lint_agents", "--fix", tmp_path / "linted" / "a.md")
+
+    assert (target / "a.md").read_text() == without_focus(agent_text())
+    assert (tmp_path / "linted" / "a.md").is_symlink()
+    assert "not fixed: it is a symlink" in out
+    assert code == 1
 
 
 # --- import_agents -------------------------------------------------------------------------

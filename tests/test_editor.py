@@ -2,11 +2,15 @@
 
 import base64
 import difflib
+import html
 import itertools
+import json
+import re
 from html.parser import HTMLParser
 
 import pytest
 from django.contrib.auth.models import Group
+from django.test import Client
 from django.urls import reverse
 
 from registry import editor
@@ -1024,3 +1028,159 @@ def test_a_new_draft_is_based_on_the_version_the_form_was_loaded_from(editor_cli
     change = ChangeRequest.objects.get(agent=architect)
     assert change.base_version == loaded_from
     assert "category: engineering" in change.text
+
+
+# --- Fix buttons -----------------------------------------------------------------------------
+# A problem with a certain fix is fixed in the draft text; nothing else in the text, nor anything
+# the user typed, changes.
+
+ADD_BOUNDARIES = "fix:section-missing:section:Boundaries"
+
+
+def without_boundaries(text: str) -> str:
+    return re.sub(r"## Boundaries\n.*?(?=## )", "", text, flags=re.DOTALL)
+
+
+@pytest.fixture
+def no_boundaries():
+    return add_agent(without_boundaries(EXAMPLE.read_text()))
+
+
+def test_a_problem_with_a_certain_fix_has_a_fix_button_beside_it(editor_client, no_boundaries):
+    page = editor_client.get(edit_url(no_boundaries))
+
+    assert "required section '## Boundaries' is missing" in text_inside(page, "problems-general")
+    assert f'value="{ADD_BOUNDARIES}"' in page.content.decode()
+    assert "{#" not in page.content.decode()
+    # A problem without a certain fix has no button.
+    assert page.content.decode().count('class="fix"') == 1
+
+
+def test_fix_adds_the_section_and_keeps_what_the_user_typed(editor_client, no_boundaries):
+    original = no_boundaries.live_version.text
+    values = form_values(editor_client.get(edit_url(no_boundaries)))
+    values["category"] = "backend"
+
+    response = post(editor_client, edit_url(no_boundaries), values, ADD_BOUNDARIES, htmx=True)
+
+    assert response.status_code == 200
+    assert "<html" not in response.content.decode()
+    fixed = form_values(response)
+    assert fixed["category"] == "backend"
+    text = source_of(fixed)
+    removed, added = changed_lines(original, text)
+    assert removed == ["category: engineering"]
+    assert sorted(added) == sorted(
+        [
+            "category: backend",
+            "## Boundaries",
+            "**Will:**",
+            "- What this agent does",
+            "",
+            "**Will Not:**",
+            "- What it leaves to other agents",
+            "",
+        ]
+    )
+    assert "section-missing" not in response.content.decode()
+    assert ADD_BOUNDARIES not in response.content.decode()
+    boundaries = next(k for k, v in fixed.items() if v == "Boundaries")
+    assert "autofocus" in text_inside_attributes(response, boundaries.replace("title", "body"))
+
+    post(editor_client, edit_url(no_boundaries), fixed, "save")
+    assert ChangeRequest.objects.get().text == text
+
+
+def text_inside_attributes(response, element_id: str) -> str:
+    match = re.search(rf'<[^>]*id="{re.escape(element_id)}"[^>]*>', response.content.decode())
+    assert match, element_id
+    return match.group()
+
+
+def test_fix_in_the_raw_file_quotes_the_description_and_keeps_crlf(editor_client):
+    original = EXAMPLE.read_text().replace("\n", "\r\n")
+    broken = re.sub(
+        r"description: .*\r\n",
+        "description: Designs backends. Use it when: a service is added.\r\n",
+        original,
+    )
+    agent = add_agent(broken)
+    page = editor_client.get(edit_url(agent))
+    assert form_values(page)["mode"] == "raw"
+    action = "fix:yaml-syntax:frontmatter"
+    assert f'value="{action}"' in page.content.decode()
+
+    response = post(editor_client, edit_url(agent), form_values(page), action, htmx=True)
+
+    fixed = form_values(response)
+    assert fixed["mode"] == "raw"
+    assert source_of(fixed) == broken.replace(
+        "description: Designs backends. Use it when: a service is added.\r\n",
+        'description: "Designs backends. Use it when: a service is added."\r\n',
+    )
+    assert "yaml-syntax" not in text_inside(response, "problems-text")
+    assert "autofocus" in text_inside_attributes(response, "field-text")
+
+
+def test_fix_renames_a_misspelled_key_in_its_place(editor_client):
+    original = EXAMPLE.read_text()
+    agent = add_agent(original.replace("category: engineering\n", "allowedTools: Read, Grep\n"))
+    values = form_values(editor_client.get(edit_url(agent)))
+
+    response = post(
+        editor_client, edit_url(agent), values, "fix:key-unknown:frontmatter.allowedTools"
+    )
+
+    assert response.status_code == 200
+    text = source_of(form_values(response))
+    assert text == original.replace("category: engineering\n", "tools: Read, Grep\n")
+
+
+def test_a_fix_that_does_not_apply_is_refused_with_a_400_and_the_text_kept(
+    editor_client, architect
+):
+    values = form_values(editor_client.get(edit_url(architect)))
+    values["category"] = "typed by the user"
+
+    for action in (ADD_BOUNDARIES, "fix:delegate-unknown:section:Delegate To", "fix:", "fix:x:y"):
+        response = post(editor_client, edit_url(architect), values, action, htmx=True)
+
+        assert response.status_code == 400
+        assert "That fix does not apply to this text" in text_inside(response, "problems-general")
+        assert form_values(response)["category"] == "typed by the user"
+    assert not ChangeRequest.objects.exists()
+    # htmx swaps a 400 in like a 200, so the message shows where the user is.
+    page = editor_client.get(edit_url(architect)).content.decode()
+    config = json.loads(
+        html.unescape(re.search(r'name="htmx-config" content=\'([^\']*)\'', page)[1])
+    )
+    assert {"code": "400", "swap": True} in config["responseHandling"]
+
+
+def test_fix_needs_the_editor_role(reader_client, no_boundaries):
+    values = form_values(reader_client.get(edit_url(no_boundaries)))
+    assert 'class="fix"' not in reader_client.get(edit_url(no_boundaries)).content.decode()
+
+    response = post(reader_client, edit_url(no_boundaries), values, ADD_BOUNDARIES)
+
+    assert response.status_code == 403
+
+
+def test_fix_needs_the_csrf_token(editor_user, no_boundaries):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(editor_user)
+    page = browser.get(edit_url(no_boundaries))
+    values = form_values(page)
+    values.pop("csrfmiddlewaretoken", None)
+
+    refused = browser.post(edit_url(no_boundaries), {**values, "action": ADD_BOUNDARIES})
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', page.content.decode()).group(1)
+    accepted = browser.post(
+        edit_url(no_boundaries),
+        {**values, "action": ADD_BOUNDARIES},
+        headers={**HTMX, "X-CSRFToken": token},
+    )
+
+    assert refused.status_code == 403
+    assert accepted.status_code == 200
+    assert "## Boundaries" in source_of(form_values(accepted))

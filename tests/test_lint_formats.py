@@ -111,3 +111,38 @@ def test_the_pre_commit_hook_runs_the_linter_over_its_folder(tmp_path):
     assert clean.returncode == 0, clean.stderr
     assert broken.returncode == 1, broken.stderr
     assert b"::error file=.claude/agents/bad.md,line=2,col=1,title=name-invalid::" in broken.stdout
+
+
+def test_the_pre_commit_hook_passes_fix_through_to_the_linter(tmp_path):
+    import os
+    import subprocess
+
+    from tests.helpers import MANAGE
+
+    write(
+        tmp_path,
+        {
+            ".claude/agents/agent-one.md": agent_text(),
+            ".claude/agents/other-agent.md": agent_text(
+                "other-agent", extra="Tools: Read\n", delegate_to="- **agent-one** — x\n"
+            ),
+        },
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DEBUG")}
+
+    result = subprocess.run(
+        [MANAGE.parent / "bin" / "lint-agents", "--fix", ".claude/agents"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        ".claude/agents/other-agent.md:4: fixed key-unknown: rename the key 'Tools' to 'tools'\n"
+    )
+    fixed = (tmp_path / ".claude/agents/other-agent.md").read_text()
+    assert fixed == agent_text(
+        "other-agent", extra="tools: Read\n", delegate_to="- **agent-one** — x\n"
+    )

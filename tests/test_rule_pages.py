@@ -3,7 +3,7 @@ it and one that keeps it; every problem a page shows links there, and the linter
 
 import pytest
 
-from registry.agentfiles import rules, validation
+from registry.agentfiles import fixes, rules, validation
 from registry.agentfiles.document import (
     DEFAULT_MAX_BYTES,
     MAX_FRONTMATTER_BYTES,
@@ -96,6 +96,31 @@ def test_a_rule_page_shows_what_it_checks_why_and_both_examples(reader):
     assert rule.title in page
     assert "Breaks the rule" in page and "Keeps it" in page
     assert "Focus Areas" in page
+
+
+def test_a_rule_page_says_whether_the_editor_can_fix_it(reader):
+    fixable = reader.get("/rules/section-missing/").text
+    not_fixable = reader.get("/rules/delegate-unknown/").text
+
+    assert "The editor can fix this" in fixable
+    assert rules.rule("section-missing").fix in fixable
+    assert "lint_agents --fix" in fixable
+    assert "The editor can fix this" not in not_fixable
+    assert "No fix is certain for this problem" in not_fixable
+
+
+@pytest.mark.parametrize(
+    "rule", [rule for rule in rules.RULES.values() if rule.fix], ids=lambda rule: rule.code
+)
+def test_each_rule_with_a_fix_mends_its_bad_example_like_its_good_one(rule):
+    fixed, made = fixes.fix_all(AgentDocument(rule.bad))
+
+    good = AgentDocument(rule.good)
+    assert [fix.code for fix in made] == [rule.code]
+    assert rule.code not in {problem.code for problem in validation.validate(fixed, KNOWN)}
+    # The same frontmatter and headings as the good example (a section added is a skeleton).
+    assert fixed.frontmatter == good.frontmatter
+    assert [section.title for section in fixed.sections] == [s.title for s in good.sections]
 
 
 def test_an_unknown_code_has_no_page(reader):

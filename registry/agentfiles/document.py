@@ -26,6 +26,9 @@ _CORE_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "seq", "map")
 )
 _markdown = MarkdownIt("commonmark").disable("inline")
+# What a plain (unquoted) YAML value cannot start with: quotes, block and flow openers, anchors,
+# aliases, tags, directives, comments and the reserved @ and backquote.
+_NOT_PLAIN_START = frozenset("\"'|>[]{}&*!%@`#,")
 
 
 class DocumentError(ValueError):
@@ -607,6 +610,47 @@ class AgentDocument:
         if span is None:
             return self
         return self._replaced(span.start + 1, span.end + 1, [])
+
+    def with_key_renamed(self, key: str, new_key: str) -> AgentDocument:
+        """Rename a top-level frontmatter key where it stands: only the key's text on its first
+        line changes (its quotes, value, comments and place stay). ValueError when the key is
+        missing, new_key is taken, or the key is not written on its line as itself."""
+        data = self._require_frontmatter()
+        span = self.key_spans.get(key)
+        if span is None or new_key in data:
+            raise ValueError(f"cannot rename {key!r} to {new_key!r}")
+        index = span.start + 1
+        line = self.lines[index]
+        match = re.match(rf"(?P<quote>[\"']?){re.escape(key)}(?P=quote)(?=[ \t]*:)", line)
+        if match is None:
+            raise ValueError(f"the key {key!r} is not written plainly on its line")
+        quote = match["quote"]
+        return self._replaced(index, index + 1, [f"{quote}{new_key}{quote}{line[match.end() :]}"])
+
+    def with_plain_value_quoted(self, key: str) -> AgentDocument:
+        """Put the one-line plain value of a top-level frontmatter key in double quotes: the way
+        out of a value YAML cannot read, such as one holding ': '. Works on the lines, since the
+        frontmatter may not parse; ValueError when the key's value is not one such line."""
+        bounds = self._frontmatter_bounds
+        if bounds is None or bounds[1] < 0:
+            raise ValueError("the file has no closed frontmatter")
+        pattern = re.compile(rf"{re.escape(key)}:[ \t]+(?P<value>\S(?:.*\S)?)[ \t]*\Z")
+        found = [index for index in range(1, bounds[1]) if self.lines[index].startswith(f"{key}:")]
+        if len(found) != 1 or not (match := pattern.match(strip_ending(self.lines[found[0]]))):
+            raise ValueError(f"{key!r} is not on one line of its own")
+        index, value = found[0], match["value"]
+        following = self.lines[index + 1] if index + 1 < bounds[1] else ""
+        if (
+            value[0] in _NOT_PLAIN_START
+            or value.startswith(("- ", "? "))
+            or " #" in value
+            or "\t#" in value
+            or (following[:1] in {" ", "\t"} and following.strip())
+        ):
+            raise ValueError(f"the value of {key!r} is not a plain value on one line")
+        line = self.lines[index]
+        quoted = _dump_scalar(value, '"')
+        return self._replaced(index, index + 1, [f"{key}: {quoted}{line_ending(line)}"])
 
     # Body ---------------------------------------------------------------------------------
 

@@ -61,6 +61,9 @@ class Rule:
     group: str  # one of GROUPS: "File", "Frontmatter", "Fields", "Sections", "Delegation", ...
     # The tools whose rule packs emit the code (the examples are read as the first one's files).
     targets: tuple[str, ...] = tuple(TARGETS)
+    # What the certain fix does, when there is one (fixes.FIXERS makes it): the editor's Fix
+    # button and `lint_agents --fix` apply it. Empty: the fix needs a person.
+    fix: str = ""
 
     @property
     def target_names(self) -> list[str]:
@@ -311,6 +314,7 @@ _RULES = (
             """
         ),
         group="Frontmatter",
+        fix="Put a one-line description that holds ': ' in quotes",
     ),
     Rule(
         code="yaml-too-large",
@@ -500,6 +504,7 @@ _RULES = (
         ),
         good=_GOOD,
         group="Fields",
+        fix="Change the name to its lowercase, hyphenated form, such as 'api-reviewer'",
     ),
     Rule(
         code="name-duplicate",
@@ -654,9 +659,13 @@ _RULES = (
             "'permission_mode') silently does nothing. Correct the spelling, or keep the key if "
             "another tool reads it."
         ),
-        bad=_agent(_with("temperature: 0.2")),
-        good=_GOOD,
+        bad=_agent(_with("allowedTools: Read, Grep")),
+        good=_agent(_with("tools: Read, Grep")),
         group="Fields",
+        fix=(
+            "Rename a misspelled key that can only mean one of Claude Code's, such as "
+            "'allowedTools' or 'Tools' to 'tools'"
+        ),
     ),
     Rule(
         code="key-deprecated",
@@ -713,6 +722,7 @@ _RULES = (
         bad=_agent(focus=""),
         good=_GOOD,
         group="Sections",
+        fix="Add the missing section, with a skeleton to fill in, in its place",
     ),
     Rule(
         code="section-duplicate",

@@ -20,6 +20,7 @@ from registry.models import (
     SaveConflict,
     Version,
 )
+from registry.models.agents import target_of
 from registry.views.common import HtmxHttpRequest
 from registry.views.editor_page import EditorPage, base_text, editor_url
 
@@ -146,13 +147,25 @@ def _editor_post(request: HtmxHttpRequest, agent: Agent | None):
             action,
             settings.REGISTRY_REQUIRED_SECTIONS,
             request.POST.get("new_section_title", ""),
+            target_of(agent.path if agent is not None else None)[0],
         )
     except ValueError:
+        if action.startswith("fix:"):
+            # A Fix button names a problem; the text as sent may no longer have it.
+            form.errors[editor.GENERAL] = (
+                "That fix does not apply to this text: the problem it was for is not in it any "
+                "more, or has no certain fix. Nothing was changed."
+            )
+            response = _render_editor(request, agent, change, form)
+            response.status_code = 400
+            return response
         form.errors[editor.GENERAL] = "That button does not apply to this text any more."
         return _render_editor(request, agent, change, form)
-    moved = editor.EditorForm(
-        editor.full_text(document), mode=editor.STRUCTURED, max_bytes=form.max_bytes
-    )
+    # A fix keeps the mode the user works in; the section buttons exist in the structured one.
+    mode = form.mode if action.startswith("fix:") else editor.STRUCTURED
+    moved = editor.EditorForm(editor.full_text(document), mode=mode, max_bytes=form.max_bytes)
+    if moved.mode == editor.RAW:
+        focus = "field-text"
     return _render_editor(request, agent, change, moved, focus=focus)
 
 

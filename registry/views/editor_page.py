@@ -10,9 +10,10 @@ from django.conf import settings
 from django.urls import reverse
 
 from registry import editor
-from registry.agentfiles import validation
+from registry.agentfiles import fixes, validation
 from registry.agentfiles.rendering import render_markdown, unified_diff
 from registry.models import Agent, ChangeRequest, Version, enforcement_is_strict
+from registry.models.agents import target_of
 
 
 def editor_url(agent: Agent | None) -> str:
@@ -88,6 +89,16 @@ class EditorPage:
             agent.live_version.text if agent.live_version else "",
         )
 
+    def certain_fixes(self, can_edit: bool) -> list[fixes.Fix]:
+        """The certain fixes of the problems shown, for their Fix buttons (for editors only)."""
+        if not can_edit or self.form.too_large:
+            return []
+        target = target_of(self.agent.path if self.agent is not None else None)[0]
+        found = fixes.available(
+            self.document, self.problems, settings.REGISTRY_REQUIRED_SECTIONS, target
+        )
+        return [fix for same_code in found.values() for fix in same_code]
+
     def offered(self) -> dict[str, tuple[str, ...]]:
         """Suggestions for fields: a category, from the agent's folder and those in use."""
         folder = self.agent.folder_category if self.agent is not None else ""
@@ -122,7 +133,8 @@ class EditorPage:
 
     def context(self) -> dict:
         agent, change, form = self.agent, self.change, self.form
-        slots = form.slots(self.problems)
+        can_edit = self.user.has_perm("registry.propose_change") and not self.others_change
+        slots = form.slots(self.problems, self.certain_fixes(can_edit))
         errors, warnings = validation.counts(self.problems)
         return {
             "agent": agent,
@@ -130,7 +142,7 @@ class EditorPage:
             "form": form,
             "heading": f"Edit {agent.display_name}" if agent else "New agent",
             "form_url": editor_url(agent),
-            "can_edit": self.user.has_perm("registry.propose_change") and not self.others_change,
+            "can_edit": can_edit,
             "others_change": self.others_change,
             # The change page is where a saved draft goes next: it is submitted for review there.
             "submit_next": change is not None

@@ -6,14 +6,15 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from registry.agentfiles import rules, targets, validation
+from registry.agentfiles import fixes, rules, targets, validation
 from registry.agentfiles.document import AgentDocument, DocumentError
-from registry.sync.files import find_markdown, read_limited
+from registry.sync.files import find_markdown, read_limited, write_atomic
 
 
 class Command(BaseCommand):
     help = (
         "Check agent files (files or folders) and print path:line:col: severity code message. "
+        "With --fix, first make the fixes that are certain, each file written atomically. "
         "Exits 0 without errors, 1 with errors, 2 for a usage or I/O error."
     )
     requires_system_checks = []
@@ -28,12 +29,19 @@ class Command(BaseCommand):
             help="text lines; json; github: workflow annotations; sarif: for code scanning",
         )
         parser.add_argument(
+            "--fix",
+            action="store_true",
+            help="make every certain fix in the files (a missing section, a description to "
+            "quote, a misspelled key, a name to lowercase) and list each change before the "
+            "problems that remain",
+        )
+        parser.add_argument(
             "--explain",
             metavar="CODE",
             help="print what the rule with this code checks and why, with examples, and exit",
         )
 
-    def handle(self, *args, paths, format, explain=None, **options):
+    def handle(self, *args, paths, format, explain=None, fix=False, **options):
         if explain is not None:
             self.explain(explain)
             return
@@ -58,6 +66,13 @@ class Command(BaseCommand):
                 problems.append((shown, validation.problem_from_error(error)))
             except OSError as error:
                 raise CommandError(f"{shown}: {error.strerror}", returncode=2) from None
+
+        if fix:
+            # Changes go to stderr when stdout carries JSON, SARIF or annotations.
+            out = self.stdout if format == "text" else self.stderr
+            for shown, absolute in files:
+                if shown in documents:
+                    documents[shown] = self.fix_file(shown, absolute, documents[shown], out)
 
         names = {
             shown: name for shown, doc in documents.items() if (name := validation.agent_name(doc))
@@ -109,6 +124,24 @@ class Command(BaseCommand):
             )
         if any(p.is_error for _, p in problems):
             raise SystemExit(1)
+
+    def fix_file(self, shown: str, absolute: Path, document: AgentDocument, out) -> AgentDocument:
+        """Make the file's certain fixes, write it atomically, and list each change."""
+        target = targets.target_of(shown, settings.REGISTRY_DEFAULT_TARGET)[0]
+        fixed, made = fixes.fix_all(document, settings.REGISTRY_REQUIRED_SECTIONS, target)
+        if not made:
+            return document
+        if absolute.is_symlink():
+            out.write(f"{shown}: not fixed: it is a symlink; fix the file it points to")
+            return document
+        try:
+            write_atomic(absolute, fixed.to_bytes())
+        except OSError as error:
+            raise CommandError(f"{shown}: {error.strerror or error}", returncode=2) from None
+        for made_fix in made:
+            problem = made_fix.problem
+            out.write(f"{shown}:{problem.line}: fixed {problem.code}: {made_fix.change}")
+        return fixed
 
     def explain(self, code: str) -> None:
         found = rules.rule(code.strip())
