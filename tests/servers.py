@@ -13,6 +13,7 @@ from pathlib import Path
 from django.db import connection
 
 BASE_DIR = Path(__file__).resolve().parents[1]
+GUNICORN_CONFIG = BASE_DIR / "agentsite" / "gunicorn.conf.py"
 
 
 def free_port() -> int:
@@ -47,8 +48,8 @@ def request(
 
 @contextmanager
 def gunicorn(workers: int = 1, **environment: str):
-    """gunicorn with sync workers on the test database; yields
-    its port once /healthz answered (those requests are counted in its metrics)."""
+    """gunicorn with sync workers and the site's gunicorn.conf.py, as make serve runs it, on the
+    test database; yields its port once /healthz answered (those requests count in /metrics)."""
     port = free_port()
     env = {
         **os.environ,
@@ -59,7 +60,7 @@ def gunicorn(workers: int = 1, **environment: str):
     }
     env.pop("DATABASE_POOL", None)
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "agentsite.wsgi"]
+        [sys.executable, "-m", "gunicorn", "agentsite.wsgi", "--config", str(GUNICORN_CONFIG)]
         + ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "30"],
         cwd=BASE_DIR,
         env=env,
