@@ -43,18 +43,25 @@ run: install
 
 # Production: gunicorn, static files by whitenoise, DEBUG off, everything from the environment.
 serve: export DEBUG = false
+# Every process writes its metrics to files in this folder, and /metrics adds them all up
+# (prometheus_client's multiprocess mode), so it counts every gunicorn worker's requests.
+serve: export PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/.metrics
 serve: install
 	@if [ -z "$${SECRET_KEY:-}" ]; then \
 		echo "make serve: set SECRET_KEY (and ALLOWED_HOSTS, DATABASE_URL; see README)" >&2; \
 		exit 1; \
 	fi
+	mkdir -p "$$PROMETHEUS_MULTIPROC_DIR"
 	$(MANAGE) check --deploy --fail-level ERROR
 	$(MANAGE) migrate --noinput
 	$(MANAGE) recheck_agents
 	$(MANAGE) collectstatic --noinput --verbosity 0
 	@echo "Background work (pushes to the repository, large imports) needs at least one worker" \
 		"beside gunicorn, with the same environment: $(UV_RUN) python manage.py worker"
-	CONN_MAX_AGE=$${CONN_MAX_AGE:-60} $(UV_RUN) gunicorn agentsite.wsgi \
+	@# Emptied of what earlier runs and the commands above wrote: gunicorn's workers start at 0.
+	rm -f "$$PROMETHEUS_MULTIPROC_DIR"/*.db
+	CONN_MAX_AGE=$${CONN_MAX_AGE:-60} \
+		$(UV_RUN) gunicorn agentsite.wsgi --config agentsite/gunicorn.conf.py \
 		--bind $${BIND:-127.0.0.1:8000} --workers $${WORKERS:-3} \
 		--access-logfile - --forwarded-allow-ips="$${FORWARDED_ALLOW_IPS:-127.0.0.1}"
 

@@ -215,8 +215,6 @@ if REGISTRY_ENFORCEMENT not in {"baseline", "strict"}:
     raise ImproperlyConfigured(
         f"REGISTRY_ENFORCEMENT must be 'baseline' or 'strict', not {REGISTRY_ENFORCEMENT!r}"
     )
-# The agent list's rendered results are cached for this long at most (0: not cached); any
-# change to an agent or a change request makes a new cache key at once.
 # The tool an agent is written for when its folder does not say (.claude/agents/ is Claude
 # Code's, .github/agents/ Copilot's, .opencode/agent(s)/ OpenCode's).
 REGISTRY_DEFAULT_TARGET = os.environ.get("REGISTRY_DEFAULT_TARGET", "claude-code").strip().lower()
@@ -225,14 +223,31 @@ if REGISTRY_DEFAULT_TARGET not in {"claude-code", "copilot", "opencode"}:
         "REGISTRY_DEFAULT_TARGET must be claude-code, copilot or opencode, not "
         f"{REGISTRY_DEFAULT_TARGET!r}"
     )
+# The agent list's rendered results are cached for this long at most (0: not cached); any
+# change to an agent or a change request makes a new cache key at once.
 REGISTRY_LIST_CACHE_SECONDS = int(os.environ.get("REGISTRY_LIST_CACHE_SECONDS", 60))
-# In each process's memory: at most 300 entries, a page of the list is about 40 KB.
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "OPTIONS": {"MAX_ENTRIES": 300},
+# With REDIS_URL (e.g. redis://127.0.0.1:6379/0): one cache that every worker on every machine
+# shares, its keys under CACHE_KEY_PREFIX, so that several registries (or test runs) can use one
+# Redis. Without it: in each process's memory, at most 300 entries (a page of the list is about
+# 40 KB). Either way a change is seen at once, since the key is read from the database.
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "registry").strip(),
+            # A Redis that does not answer fails the page within 2 s instead of hanging it.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
     }
-}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": 300},
+        }
+    }
 # The git checkout that export and the drift check work on.
 REGISTRY_REPOSITORY_DIR = os.environ.get("REGISTRY_REPOSITORY_DIR", "")
 

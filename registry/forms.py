@@ -4,17 +4,11 @@ The editor's form is registry/editor.py."""
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import F
 
 from registry import editor
 from registry.models import ApiToken
 from registry.sync.files import PathTooLong, UnsafePath, check_length, clean_relative_path
 from registry.sync.uploads import UploadError, read_uploads
-
-AGENT_ORDERINGS = {
-    "name": ("name", "path"),
-    "changed": (F("live_version__created_at").desc(nulls_last=True), "name", "path"),
-}
 
 
 class AgentListFilters(forms.Form):
@@ -27,7 +21,8 @@ class AgentListFilters(forms.Form):
         ("warnings", "With warnings"),
         ("open", "With an open change"),
     ]
-    SORTS = [("name", "Name"), ("changed", "Last change")]
+    # "relevance" orders a search's results by how well they match; without a search, by name.
+    SORTS = [("relevance", "Best match"), ("name", "Name"), ("changed", "Last change")]
 
     q = forms.CharField(required=False)
     category = forms.CharField(required=False)
@@ -40,11 +35,12 @@ class AgentListFilters(forms.Form):
         """The valid values, with defaults for missing or invalid ones."""
         self.is_valid()
         data = self.cleaned_data
+        query = (data.get("q") or "").strip()
         return {
-            "q": (data.get("q") or "").strip(),
+            "q": query,
             "category": data.get("category") or "",
             "status": data.get("status") or "",
-            "sort": data.get("sort") or "name",
+            "sort": data.get("sort") or ("relevance" if query else "name"),
             "archived": bool(data.get("archived")),
             "problem": data.get("problem") or "",
         }

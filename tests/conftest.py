@@ -1,19 +1,50 @@
 """Fixtures shared by the test modules."""
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth.models import Group
 from django.core import signals
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.db import close_old_connections
+from redis.exceptions import RedisError
 
 from registry.models import rules_fingerprint
 from tests.helpers import DEMO, DEMO_NAMES
 
 
+def clear_own_cache() -> None:
+    """Empty this run's cache. With Redis, only the keys under this run's prefix: cache.clear()
+    would empty the whole Redis database, other runs' keys with it."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        backend.clear()
+        return
+    client = backend._cache.get_client(write=True)
+    own = list(client.scan_iter(match=f"{backend.key_prefix}:*", count=1000))
+    if own:
+        client.delete(*own)
+
+
+def pytest_sessionstart(session):
+    """A Redis that REDIS_URL names and that does not answer fails the run at once."""
+    if django_settings.REDIS_URL:
+        backend = caches["default"]
+        try:
+            backend._cache.get_client(write=True).ping()
+        except RedisError as error:
+            pytest.exit(f"REDIS_URL names a Redis that does not answer: {error}", returncode=1)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if django_settings.REDIS_URL:
+        clear_own_cache()
+
+
 @pytest.fixture(autouse=True)
 def empty_cache():
     """Each test starts with nothing cached (the agent list caches its results)."""
-    cache.clear()
+    clear_own_cache()
 
 
 @pytest.fixture(autouse=True)

@@ -6,5 +6,9 @@ import secrets
 # With DEBUG off the site does not start without SECRET_KEY. Set in the environment, so that the
 # manage.py and gunicorn processes the tests start have it too.
 os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+# With REDIS_URL, this run's cache keys are its own (never another run's, nor a server's), shared
+# with the servers it starts (they read these settings too); tests empty only these.
+os.environ.setdefault("REGISTRY_TEST_RUN", secrets.token_hex(8))
+os.environ["CACHE_KEY_PREFIX"] = f"registry-test-{os.environ['REGISTRY_TEST_RUN']}"
 
 from agentsite.settings import *  # noqa: E402, F403

@@ -256,6 +256,82 @@ def test_sort_by_last_change_puts_the_newest_first(reader, three_agents):
     assert by_name == ["brand-guardian", "database-tuner", "other-agent"]
 
 
+def test_names_are_sorted_regardless_of_case(reader):
+    # Imported files keep their names, valid or not.
+    add_agents(
+        *[
+            agent_text(name, "A job.", delegate_to="- none\n")
+            for name in ["delta", "Charlie", "bravo"]
+        ]
+    )
+
+    assert listed(reader.get(LIST_URL)) == ["bravo", "Charlie", "delta"]
+    assert listed(reader.get(LIST_URL, {"q": "job", "sort": "name"})) == [
+        "bravo",
+        "Charlie",
+        "delta",
+    ]
+
+
+@pytest.fixture
+def kubernetes_agents():
+    body = "- **Everything else**: logs, queues, caches and one kubernetes cluster\n"
+    return add_agents(
+        agent_text("aardvark-tool", "Digs through logs.", focus=body, delegate_to="- none\n"),
+        agent_text("zulu-cluster", "Runs Kubernetes clusters.", delegate_to="- none\n"),
+        agent_text("kubernetes-operator", "Operates things.", delegate_to="- none\n"),
+        agent_text("kubernetes", "Knows the platform.", delegate_to="- none\n"),
+        agent_text("brand-guardian", "Keeps the voice consistent.", delegate_to="- none\n"),
+    )
+
+
+def test_search_results_come_best_match_first(reader, kubernetes_agents):
+    # The agent named as the search, then a name that starts with it, then a description that
+    # holds it before a body that does, whatever the names' order.
+    expected = ["kubernetes", "kubernetes-operator", "zulu-cluster", "aardvark-tool"]
+
+    assert listed(reader.get(LIST_URL, {"q": "kubernetes"})) == expected
+    assert listed(reader.get(LIST_URL, {"q": "Kubernetes", "sort": "relevance"})) == expected
+    # The search box's own order: the first option is chosen.
+    html = reader.get(LIST_URL, {"q": "kubernetes"}).content.decode()
+    assert '<option value="relevance" selected>Best match</option>' in html
+
+
+def test_a_name_typed_with_spaces_still_comes_first(reader, kubernetes_agents):
+    assert listed(reader.get(LIST_URL, {"q": "kubernetes operator"}))[0] == "kubernetes-operator"
+
+
+def test_the_sort_choice_still_orders_search_results(reader, kubernetes_agents):
+    kubernetes_agents["aardvark-tool"].add_version(
+        agent_text(
+            "aardvark-tool",
+            "Digs through logs.",
+            focus="- **Everything**: kubernetes\n",
+            delegate_to="- none\n",
+        )
+    )
+
+    by_name = listed(reader.get(LIST_URL, {"q": "kubernetes", "sort": "name"}))
+    by_change = listed(reader.get(LIST_URL, {"q": "kubernetes", "sort": "changed"}))
+
+    assert by_name == ["aardvark-tool", "kubernetes", "kubernetes-operator", "zulu-cluster"]
+    assert by_change[0] == "aardvark-tool"
+
+
+def test_without_a_search_best_match_is_by_name(reader, kubernetes_agents):
+    assert (
+        listed(reader.get(LIST_URL, {"sort": "relevance"}))
+        == listed(reader.get(LIST_URL))
+        == [
+            "aardvark-tool",
+            "brand-guardian",
+            "kubernetes",
+            "kubernetes-operator",
+            "zulu-cluster",
+        ]
+    )
+
+
 def test_pages_hold_fifty_agents_and_keep_the_filters(reader):
     add_agents(
         *[agent_text(f"agent-{n:03}", "Same job.", delegate_to="- none\n") for n in range(60)]

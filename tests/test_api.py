@@ -276,6 +276,18 @@ def test_agent_list_sorts_by_last_change(api, registry, editor):
     assert keys[0] == "agent-one"
 
 
+def test_agent_list_search_comes_best_match_first_unless_sorted(api, registry):
+    def keys(query):
+        return [item["key"] for item in api.get(f"/api/agents?{query}").json()["results"]]
+
+    best = keys("q=other+agent")
+    by_name = keys("q=other+agent&sort=name")
+
+    assert best[0] == "other-agent"
+    assert by_name == sorted(best)
+    assert by_name[0] != "other-agent"
+
+
 @pytest.mark.parametrize("query", ["status=nonsense", "sort=size", "page=0", "page=two", "page=-1"])
 def test_agent_list_refuses_bad_parameters(api, registry, query):
     assert error_of(api.get(f"/api/agents?{query}"), 400) == "invalid-parameter"

@@ -253,7 +253,9 @@ PATHS = {
                 {
                     "name": "sort",
                     "in": "query",
-                    "schema": {"type": "string", "enum": ["name", "changed"]},
+                    "schema": {"type": "string", "enum": ["relevance", "name", "changed"]},
+                    "description": "relevance (with q: the best matches first; the default "
+                    "with q), name (the default without q), changed (newest first).",
                 },
                 {
                     "name": "archived",

@@ -24,7 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from registry.agentfiles import validation
 from registry.agentfiles.document import AgentDocument, DocumentError
 from registry.api import schema as openapi
-from registry.forms import AGENT_ORDERINGS, AgentListFilters
+from registry.forms import AgentListFilters
 from registry.models import (
     LISTED_FIELDS,
     Agent,
@@ -250,7 +250,7 @@ def agents(request: HttpRequest):
         )
         .select_related("live_version")
         .only(*LISTED_FIELDS, "updated_at", "live_version__number", "live_version__created_at")
-        .order_by(*AGENT_ORDERINGS[filters["sort"]])
+        .in_order(filters["sort"], filters["q"])
     )
     paginator = Paginator(found, PAGE_SIZE)
     try:

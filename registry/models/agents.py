@@ -9,10 +9,10 @@ from collections import Counter
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.contrib.postgres.search import SearchQuery, SearchVectorField
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import connections, models, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -144,6 +144,45 @@ class AgentQuerySet(StampedQuerySet):
                 Q(name__icontains=" ".join(words)) | Q(description__icontains=" ".join(words))
             )
         return found
+
+    def in_order(self, sort: str, query: str = ""):
+        """In the order the list's Sort names. "relevance", with a search: an agent named as
+        the search first, then those whose name starts with it, then by how well the text
+        matches (SQLite's bm25, PostgreSQL's ts_rank, names weighing most); "changed": the
+        newest live version first. Otherwise, and between equals, by name regardless of case."""
+        by_name = (Lower("name"), "name", "path")
+        if sort == "changed":
+            return self.order_by(F("live_version__created_at").desc(nulls_last=True), *by_name)
+        name = "-".join(word for words in search.search_terms(query) for word in words)
+        if sort != "relevance" or not name:
+            return self.order_by(*by_name)
+        return (
+            self.annotate(name_lower=Lower("name"))
+            .annotate(
+                name_match=Case(
+                    When(name_lower=name, then=Value(0)),
+                    When(name_lower__startswith=name, then=Value(1)),
+                    default=Value(2),
+                ),
+                search_rank=self._search_rank(query),
+            )
+            .order_by("name_match", "search_rank", *by_name)
+        )
+
+    def _search_rank(self, query: str):
+        """How well each agent matches query, the best lowest."""
+        vendor = connections[self.db].vendor
+        if vendor == "sqlite":
+            table = search.FTS_TABLE
+            return RawSQL(
+                f"(SELECT bm25({table}, {search.FTS_WEIGHTS}) FROM {table} "
+                f"WHERE {table} MATCH %s AND rowid = {self.model._meta.db_table}.id)",
+                [search.fts5_query(query)],
+            )
+        if vendor == "postgresql":
+            terms = SearchQuery(search.tsquery(query), search_type="raw", config=search.PG_CONFIG)
+            return SearchRank(F("search_vector"), terms) * Value(-1.0)
+        return Value(0.0)
 
     def with_status(self, status: str):
         """Agents that are valid (no problems), have errors, have warnings, or have an open

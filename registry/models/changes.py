@@ -879,7 +879,7 @@ def _change_requests_by_status() -> dict[tuple[str], int]:
 
 
 change_requests_metric = metrics.register(
-    metrics.Gauge(
+    metrics.ScrapedGauge(
         "registry_change_requests",
         "Change requests by status, counted when scraped.",
         ("status",),

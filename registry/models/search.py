@@ -14,6 +14,8 @@ CREATE_FTS_TABLE = (
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5("
     "name, description, body, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')"
 )
+# bm25's weights of the name, description and body columns: as on PostgreSQL, names weigh most.
+FTS_WEIGHTS = "10.0, 4.0, 1.0"
 CREATE_GIN_INDEX = (
     "CREATE INDEX IF NOT EXISTS registry_agent_search_vector_gin "
     "ON registry_agent USING gin (search_vector)"

@@ -1,13 +1,17 @@
-"""Prometheus metrics: a small in-process registry, the middleware that feeds it, /metrics."""
+"""Prometheus metrics (prometheus_client), the middleware that feeds them, and /metrics.
+
+With PROMETHEUS_MULTIPROC_DIR set (make serve: gunicorn's workers) every process writes its samples
+to files in that folder and a scrape adds up all of them, so whichever worker answers, it counts
+every worker's requests (prometheus_client's multiprocess mode). Without it (runserver, the tests)
+the samples live in this process's memory."""
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
-import math
-import threading
+import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -15,187 +19,111 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4 as CONTENT_TYPE
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Prometheus' default buckets: from a fast page to one that should not happen.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 VALIDATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 # Any other method is counted as "other", so that a client cannot add label values at will.
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
+# Read when prometheus_client is imported, as it reads it: the two always agree.
+MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+# No *_created series: they would double the counters' series, and multiprocess mode has none.
+disable_created_metrics()
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _labels(names: Sequence[str], values: Sequence[str], extra: str = "") -> str:
-    pairs = [f'{name}="{_escape(value)}"' for name, value in zip(names, values, strict=True)]
-    if extra:
-        pairs.append(extra)
-    return "{" + ",".join(pairs) + "}" if pairs else ""
-
-
-def _number(value: float) -> str:
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if float(value).is_integer():
-        return str(int(value))
-    return repr(float(value))
+# This process's metrics. In multiprocess mode a scrape reads the folder's files instead.
+REGISTRY = CollectorRegistry()
+# Gauges counted when scraped (from the database): the same whichever process reads them.
+SCRAPED: list[ScrapedGauge] = []
 
 
-class Metric:
-    """One metric family: its samples per label values, guarded by a lock."""
+class ScrapedGauge:
+    """A gauge read when scraped, by a function returning {label values: value}."""
 
-    kind = ""
-
-    def __init__(self, name: str, documentation: str, labelnames: Sequence[str] = ()):
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labelnames: Iterable[str] = (),
+        *,
+        collect: Callable[[], dict[tuple[str, ...], float]],
+    ):
         self.name = name
         self.documentation = documentation
         self.labelnames = tuple(labelnames)
-        self._lock = threading.Lock()
+        self.read = collect
 
-    def _key(self, labels: dict[str, str]) -> tuple[str, ...]:
-        if set(labels) != set(self.labelnames):
-            raise ValueError(f"{self.name} takes the labels {self.labelnames}, not {tuple(labels)}")
-        return tuple(str(labels[name]) for name in self.labelnames)
+    def describe(self):
+        # Registering asks what a collector exposes: answered without a query.
+        return [GaugeMetricFamily(self.name, self.documentation, labels=self.labelnames)]
 
-    def header(self) -> list[str]:
-        return [
-            f"# HELP {self.name} {self.documentation.replace(chr(92), chr(92) * 2)}",
-            f"# TYPE {self.name} {self.kind}",
-        ]
-
-    def samples(self) -> list[str]:
-        raise NotImplementedError
-
-    def expose(self) -> list[str]:
-        return self.header() + self.samples()
-
-
-class Counter(Metric):
-    kind = "counter"
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._values: dict[tuple[str, ...], float] = {}
-
-    def inc(self, amount: float = 1, **labels: str) -> None:
-        key = self._key(labels)
-        with self._lock:
-            self._values[key] = self._values.get(key, 0) + amount
-
-    def value(self, **labels: str) -> float:
-        with self._lock:
-            return self._values.get(self._key(labels), 0)
-
-    def samples(self) -> list[str]:
-        with self._lock:
-            values = sorted(self._values.items())
-        return [
-            f"{self.name}{_labels(self.labelnames, key)} {_number(value)}" for key, value in values
-        ]
-
-
-class Histogram(Metric):
-    kind = "histogram"
-
-    def __init__(self, *args, buckets: Iterable[float] = LATENCY_BUCKETS, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.buckets = tuple(sorted(buckets)) + (math.inf,)
-        # Per label values: [count in each bucket (not cumulative)], sum.
-        self._values: dict[tuple[str, ...], tuple[list[int], float]] = {}
-
-    def observe(self, value: float, **labels: str) -> None:
-        key = self._key(labels)
-        index = next(i for i, bound in enumerate(self.buckets) if value <= bound)
-        with self._lock:
-            counts, total = self._values.get(key) or ([0] * len(self.buckets), 0.0)
-            counts[index] += 1
-            self._values[key] = (counts, total + value)
-
-    def count(self, **labels: str) -> int:
-        with self._lock:
-            counts, _ = self._values.get(self._key(labels)) or ([0], 0.0)
-            return sum(counts)
-
-    def samples(self) -> list[str]:
-        with self._lock:
-            values = sorted(
-                (key, (list(counts), total)) for key, (counts, total) in self._values.items()
-            )
-        lines = []
-        for key, (counts, total) in values:
-            cumulative = 0
-            for bound, count in zip(self.buckets, counts, strict=True):
-                cumulative += count
-                le = f'le="{_number(bound)}"'
-                lines.append(f"{self.name}_bucket{_labels(self.labelnames, key, le)} {cumulative}")
-            lines.append(f"{self.name}_sum{_labels(self.labelnames, key)} {_number(total)}")
-            lines.append(f"{self.name}_count{_labels(self.labelnames, key)} {cumulative}")
-        return lines
-
-
-class Gauge(Metric):
-    """A value read when scraped, by a function returning {label values: value}."""
-
-    kind = "gauge"
-
-    def __init__(self, *args, collect, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.collect = collect
-
-    def samples(self) -> list[str]:
-        return [
-            f"{self.name}{_labels(self.labelnames, key)} {_number(value)}"
-            for key, value in sorted(self.collect().items())
-        ]
+    def collect(self):
+        family = GaugeMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        for key, value in sorted(self.read().items()):
+            family.add_metric(list(key), value)
+        yield family
 
 
 # --- The registry's metrics ---------------------------------------------------------------------
 
 
-PROCESS_START = time.time()
-
 http_requests = Counter(
     "registry_http_requests_total",
     "HTTP requests answered, by view name, method and status code.",
     ("view", "method", "status"),
+    registry=REGISTRY,
 )
 http_request_duration = Histogram(
     "registry_http_request_duration_seconds",
     "Time to answer an HTTP request, by view name and method.",
     ("view", "method"),
     buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
 )
 validation_duration = Histogram(
     "registry_validation_duration_seconds",
     "Time to validate an agent text against the registry, by caller.",
     ("caller",),
     buckets=VALIDATION_BUCKETS,
+    registry=REGISTRY,
 )
 process_start = Gauge(
     "registry_process_start_time_seconds",
-    "When this process started, in seconds since the epoch: each worker counts on its own.",
-    collect=lambda: {(): PROCESS_START},
+    "When this process started, in seconds since the epoch; under gunicorn one per live worker, "
+    "labelled with its pid.",
+    registry=REGISTRY,
+    multiprocess_mode="liveall",
 )
-
-METRICS: list[Metric] = [
-    http_requests,
-    http_request_duration,
-    validation_duration,
-    process_start,
-]
+process_start.set(time.time())
 
 
-def register(metric: Metric) -> Metric:
-    """Add a metric that another part of the registry defines (the models count their rows)."""
-    METRICS.append(metric)
-    return metric
+def register(gauge: ScrapedGauge) -> ScrapedGauge:
+    """Add a gauge that another part of the registry counts when scraped (the models' rows)."""
+    SCRAPED.append(gauge)
+    REGISTRY.register(gauge)
+    return gauge
 
 
-def exposition(metrics: Iterable[Metric] = METRICS) -> str:
-    """All metrics in Prometheus' text format 0.0.4."""
-    return "".join(line + "\n" for metric in metrics for line in metric.expose())
+def exposition() -> bytes:
+    """All metrics in Prometheus' text format 0.0.4: in multiprocess mode, every process's."""
+    if not MULTIPROCESS:
+        return generate_latest(REGISTRY)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    for gauge in SCRAPED:
+        registry.register(gauge)
+    return generate_latest(registry)
 
 
 @contextmanager
@@ -207,7 +135,7 @@ def timed_validation(caller: str):
     try:
         yield
     finally:
-        validation_duration.observe(time.perf_counter() - started, caller=caller)
+        validation_duration.labels(caller=caller).observe(time.perf_counter() - started)
 
 
 # --- Recording requests ---------------------------------------------------------------------------
@@ -238,8 +166,8 @@ class MetricsMiddleware:
             elapsed = time.perf_counter() - started
             view = view_label(request)
             method = request.method if request.method in METHODS else "other"
-            http_requests.inc(view=view, method=method, status=str(status))
-            http_request_duration.observe(elapsed, view=view, method=method)
+            http_requests.labels(view=view, method=method, status=str(status)).inc()
+            http_request_duration.labels(view=view, method=method).observe(elapsed)
 
 
 # --- Who may read them ----------------------------------------------------------------------------

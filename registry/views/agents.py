@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from registry.agentfiles.rendering import (
     render_markdown,
 )
-from registry.forms import AGENT_ORDERINGS, AgentListFilters
+from registry.forms import AgentListFilters
 from registry.models import (
     Agent,
     ChangeRequest,
@@ -96,7 +96,7 @@ def _agent_list_results(request: HttpRequest, filters: dict) -> dict:
         archived=filters["archived"],
         problem=filters["problem"],
     ).for_list()
-    page = Paginator(agents.order_by(*AGENT_ORDERINGS[filters["sort"]]), AGENTS_PER_PAGE).get_page(
+    page = Paginator(agents.in_order(filters["sort"], filters["q"]), AGENTS_PER_PAGE).get_page(
         request.GET.get("page")
     )
     return {
