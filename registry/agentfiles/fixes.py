@@ -25,7 +25,10 @@ _SECTION_SKELETONS = {
     "boundaries": (
         "**Will:**\n- What this agent does\n\n**Will Not:**\n- What it leaves to other agents\n"
     ),
-    "delegate to": "- **agent-name** — what to hand it\n",
+    # No list item: no agent is named until a person names one (a placeholder name would be an
+    # unknown agent); until then Delegate To warns that it names none.
+    "delegate to": "Name the agents this one hands work to, one per line: "
+    "`- **agent-name** — what to hand it`.\n",
 }
 # Spellings of a key that can only mean one key Claude Code reads, compared without case,
 # hyphens or underscores (so "Tools", "permission_mode" and "max-turns" are found too):
