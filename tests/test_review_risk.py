@@ -168,3 +168,47 @@ def test_who_may_resolve_and_reopen(high_risk, editor, reviewer, make_user, main
         comment.resolve(user, reopen=True)
         assert not comment.is_resolved
     assert AuditEvent.objects.filter(action="change.comment.reopen").count() == 3
+
+
+# --- The API ------------------------------------------------------------------------------------
+
+
+def test_api_answers_a_proposal_with_its_risk_and_shows_it_on_the_change(
+    editor,
+    agent,  # noqa: F811
+    reviewer,
+):
+    from django.test import Client
+
+    from registry.models import ApiToken
+
+    client = Client(headers={"Authorization": f"Bearer {ApiToken.create_for(editor, 'ci')[1]}"})
+    response = client.post(
+        "/api/changes",
+        {"agent": agent.key, "text": BYPASS, "submit": True},
+        content_type="application/json",
+    )
+    assert response.status_code == 201
+    assert response.json()["risk"] == "high"
+    assert response.json()["grants"] == [
+        {
+            "key": "permissionMode",
+            "what": "default → bypassPermissions",
+            "level": "high",
+            "detail": "",
+            "powerful": True,
+        }
+    ]
+    change = ChangeRequest.objects.get()
+    change.comment(reviewer, "Why?", anchor="frontmatter.permissionMode")
+
+    detail = client.get(f"/api/changes/{change.pk}").json()
+    assert (detail["risk"], detail["high_risk_approval_missing"]) == ("high", True)
+    assert detail["grants"] == response.json()["grants"]
+    (comment,) = detail["comments"]
+    assert (comment["anchor"], comment["resolved"], comment["author"]) == (
+        "frontmatter.permissionMode",
+        False,
+        "reviewer",
+    )
+    assert client.get("/api/changes/999").json()["error"]["code"] == "change-not-found"
