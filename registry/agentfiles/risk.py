@@ -113,7 +113,9 @@ def summarize(before: dict | None, after: dict, target: str = CLAUDE_CODE) -> Su
 
 def is_powerful(tool: str, powerful: frozenset[str] = POWERFUL_TOOLS) -> bool:
     name = tool.split("(", 1)[0].strip()
-    return name in powerful or name.startswith("mcp__") or name in ("Agent", "Task") and "(" in tool
+    return (
+        name in powerful or name.startswith("mcp__") or (name in ("Agent", "Task") and "(" in tool)
+    )
 
 
 def _tool_list(frontmatter: dict) -> list[str] | None:
