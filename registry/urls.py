@@ -36,6 +36,11 @@ urlpatterns = [
     path("agents/<slug:key>/archive/", agents.agent_archive, name="agent_archive"),
     path("changes/", changes.change_queue, name="change_queue"),
     path("changes/<int:pk>/", changes.change_detail, name="change_detail"),
+    path(
+        "changes/<int:pk>/comments/<int:comment_pk>/resolve/",
+        changes.comment_resolve,
+        name="comment_resolve",
+    ),
     path("changes/<int:pk>/<slug:action>/", changes.change_action, name="change_action"),
     path("audit/", audit.audit_log, name="audit_log"),
     path("drift/", drift.drift_page, name="drift"),
