@@ -293,6 +293,15 @@ def raw_write(folder: Path, files: list[tuple[str, bytes]]) -> float:
     return time.perf_counter() - began
 
 
+def raw_read(folder: Path, files: list[tuple[str, bytes]]) -> float:
+    """Open and read each of the files again: what a comparison with them costs at least."""
+    began = time.perf_counter()
+    for path, _ in files:
+        with open(folder / path, "rb") as handle:
+            handle.read()
+    return time.perf_counter() - began
+
+
 # --- Pages ---------------------------------------------------------------------------------
 
 
@@ -535,7 +544,7 @@ def main() -> int:
     rows += [
         Row(f"import {n} files: import_files", imports, "s"),
         Row(f"import {n} files: raw executemany of the same rows", raws, "s"),
-        Row("import / raw insert", ratios, "x", "<= 5x", statistics.median(ratios) <= 5),
+        Row("import / raw insert", ratios, "x", "<= 3x", statistics.median(ratios) <= 3),
     ]
     errors = Agent.objects.filter(error_count__gt=0).count()
     warnings = Agent.objects.filter(error_count=0, warning_count__gt=0).count()
@@ -548,7 +557,7 @@ def main() -> int:
         Agent.objects.order_by("path").values_list("path", "live_version__text").iterator()
     )
     files = [(path, text.encode()) for path, text in files]
-    exports, raw_writes, again, again_written = [], [], [], []
+    exports, raw_writes, again, again_written, raw_reads = [], [], [], [], []
     for round_number in range(arguments.rounds):
         export_folder, raw_folder = work / "export", work / "raw"
         for folder in (export_folder, raw_folder):
@@ -564,6 +573,7 @@ def main() -> int:
         second = export_agents(export_folder)
         again.append(time.perf_counter() - began)
         again_written.append(len(second.written))
+        raw_reads.append(raw_read(export_folder, files))
         say(
             f"round {round_number + 1}: export {exports[-1]:.2f} s, raw write "
             f"{raw_writes[-1]:.2f} s, second export {again[-1]:.2f} s"
@@ -574,7 +584,7 @@ def main() -> int:
     rows += [
         Row(f"export {n} files: export_agents to an empty dir", exports, "s"),
         Row(f"export {n} files: raw open/write/fsync", raw_writes, "s"),
-        Row("export / raw write", ratios, "x", "<= 2x", statistics.median(ratios) <= 2),
+        Row("export / raw write", ratios, "x", "<= 1.5x", statistics.median(ratios) <= 1.5),
         Row(
             "second export, nothing changed: files written",
             again_written,
@@ -583,6 +593,14 @@ def main() -> int:
             max(again_written) == 0,
         ),
         Row("second export, nothing changed: time", again, "s", "< 1 s", max(again) < 1),
+        Row(f"read {n} exported files: raw open/read", raw_reads, "s"),
+        Row(
+            "second export / raw read",
+            [a / b for a, b in zip(again, raw_reads, strict=True)],
+            "x",
+            "<= 1.5x",
+            statistics.median([a / b for a, b in zip(again, raw_reads, strict=True)]) <= 1.5,
+        ),
     ]
 
     # Recheck after a rules change: a required section added, then taken away again.
@@ -714,7 +732,7 @@ def main() -> int:
         rows.append(Row(f"{label}: p50", p(name, 0.5), "ms"))
         if name == "live check":
             p99 = p(name, 0.99)
-            rows.append(Row(f"{label}: p99", p99, "ms", "<= 25 ms", statistics.median(p99) <= 25))
+            rows.append(Row(f"{label}: p99", p99, "ms"))
             for fraction, suffix in ((0.5, "p50"), (0.99, "p99")):
                 latencies = [result.percentile(fraction) for result in alone]
                 rows.append(Row(f"{label}, 1 client alone: {suffix}", latencies, "ms"))
@@ -723,6 +741,9 @@ def main() -> int:
 
     def share(a, b):
         return [x / y if y else float("nan") for x, y in zip(rps(a), rps(b), strict=True)]
+
+    def p99_ratio(a, b):
+        return [x / y if y else float("nan") for x, y in zip(p(a, 0.99), p(b, 0.99), strict=True)]
 
     list_ratio, search_ratio = share("list", "admin list"), share("search", "admin search")
     check_share = [100 * value for value in share("live check", "constant")]
@@ -741,18 +762,40 @@ def main() -> int:
             ">= 3x",
             statistics.median(search_ratio) >= 3,
         ),
-        Row("list, cache off / admin list throughput", share("list, cache off", "admin list"), "x"),
+        Row(
+            "list, cache off / admin list throughput",
+            uncached_list := share("list, cache off", "admin list"),
+            "x",
+            ">= 3x",
+            statistics.median(uncached_list) >= 3,
+        ),
         Row(
             "search, cache off / admin search throughput",
-            share("search, cache off", "admin search"),
+            uncached_search := share("search, cache off", "admin search"),
             "x",
+            ">= 3x",
+            statistics.median(uncached_search) >= 3,
+        ),
+        Row(
+            "search, cache off p99 / constant view p99",
+            search_p99 := p99_ratio("search, cache off", "constant"),
+            "x",
+            "<= 3x",
+            statistics.median(search_p99) <= 3,
+        ),
+        Row(
+            "live check p99 / constant view p99",
+            check_p99 := p99_ratio("live check", "constant"),
+            "x",
+            "<= 2x",
+            statistics.median(check_p99) <= 2,
         ),
         Row(
             "live check / constant view throughput",
             check_share,
             "%",
-            ">= 8%",
-            statistics.median(check_share) >= 8,
+            ">= 35%",
+            statistics.median(check_share) >= 35,
         ),
     ]
 
