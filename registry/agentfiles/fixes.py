@@ -36,9 +36,34 @@ _KEY_ALIASES = {"allowedtools": "tools"}
 _MOST_FIXES = 200
 
 
+# A Delegate To section to fill in, naming no agent yet.
+DELEGATE_TO_PLACEHOLDER = (
+    "To be written: list the agents this one hands work to, as "
+    "`- **agent-name** — what to hand it`.\n"
+)
+
+
 def section_skeleton(title: str) -> str:
     """The starting body of a required section: Boundaries gets a Will and a Will Not list."""
     return _SECTION_SKELETONS.get(normalize_heading(title), "Describe this part of the agent.\n")
+
+
+def with_missing_sections(
+    document: AgentDocument, required_sections: Sequence[str] = DEFAULT_REQUIRED_SECTIONS
+) -> tuple[AgentDocument, list[str]]:
+    """The document with each required section it lacks added where it belongs, with its
+    skeleton (as the section-missing fix adds it), and the titles added. Delegate To gets a
+    line naming no agent: the skeleton's placeholder name would be an unknown agent, an error
+    that would stop every agent of a change set from being published."""
+    added = []
+    for title in required_sections:
+        if document.find_section(title) is None:
+            skeleton = section_skeleton(title)
+            if normalize_heading(title) == "delegate to":
+                skeleton = DELEGATE_TO_PLACEHOLDER
+            document = document.with_required_section(title, skeleton, required_sections)
+            added.append(title)
+    return document, added
 
 
 def _key_form(key: str) -> str:
