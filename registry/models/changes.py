@@ -73,6 +73,7 @@ class Outcome:
     conflicts: tuple[str, ...] = ()  # CONFLICT: the parts both sides changed
     reason: str = ""  # REFUSED: why nothing was done
     review: Review | None = None  # the verdict an approval or a request for changes recorded
+    versions: tuple[Version, ...] = ()  # PUBLISHED, a change set: the versions made live
 
     @property
     def result(self) -> Result:
@@ -190,7 +191,7 @@ class ChangeRequestQuerySet(StampedQuerySet):
         as it is now (after the rules changed). Their revisions stay as they are."""
         changes = list(self.select_related("agent"))
         for change in changes:
-            if change.kind != ChangeRequest.Kind.ARCHIVE:
+            if change.kind not in (ChangeRequest.Kind.ARCHIVE, ChangeRequest.Kind.SET):
                 change.error_count, change.warning_count = validation.counts(
                     change.current_problems()
                 )
@@ -222,6 +223,7 @@ class ChangeRequest(models.Model):
         CREATE = "create", "New agent"
         RESTORE = "restore", "Restore"
         ARCHIVE = "archive", "Archive"
+        SET = "set", "Change set"
 
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -280,6 +282,8 @@ class ChangeRequest(models.Model):
         ]
 
     def __str__(self) -> str:
+        if self.kind == self.Kind.SET:
+            return f"Change set #{self.pk}"
         subject = self.agent.display_name if self.agent_id else "new agent"
         return f"Change #{self.pk} to {subject}"
 
@@ -478,7 +482,7 @@ class ChangeRequest(models.Model):
         if self.is_active and (can_propose or can_review):
             actions.add("comment")
         if is_author and can_propose:
-            if self.is_editable:
+            if self.is_editable and self.kind != self.Kind.SET:
                 actions.add("edit")
             if self.status in (self.Status.DRAFT, self.Status.CHANGES_REQUESTED):
                 actions.add("submit")
@@ -545,7 +549,11 @@ class ChangeRequest(models.Model):
                 )
             if change.conflicts:
                 raise WorkflowError("resolve the conflict in the editor before submitting")
-            if change.kind != self.Kind.ARCHIVE:
+            if change.kind == self.Kind.SET:
+                from registry.models.change_sets import refuse_errors
+
+                refuse_errors(change)
+            elif change.kind != self.Kind.ARCHIVE:
                 errors = change.checked().introduced
                 if errors:
                     baseline = change.baseline_version()
@@ -635,6 +643,10 @@ class ChangeRequest(models.Model):
         with a live version that moved, or handed back in conflict with it."""
         if self.valid_approvals().count() < settings.REGISTRY_APPROVALS_REQUIRED:
             raise WorkflowError("the current text does not have enough approvals")
+        if self.kind == self.Kind.SET:
+            from registry.models.change_sets import publish_set
+
+            return publish_set(self, user, request)
         if self.kind == self.Kind.CREATE:
             version = self._publish_new_agent()
         else:
