@@ -307,3 +307,93 @@ def test_a_published_rename_is_one_commit_changing_only_its_lines(tmp_path, sett
     assert set(Push.objects.values_list("state", flat=True)) == {Push.State.PUSHED}
     assert AuditEvent.objects.filter(action="repository.push").count() == 4
     assert ChangeItem.objects.filter(change=change, published_version__isnull=False).count() == 4
+
+
+# Pages -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def editor_client(client, users):
+    client.force_login(users["editor"])
+    return client
+
+
+@pytest.mark.django_db
+def test_agent_page_offers_rename_to_editors(four, editor_client):
+    agent = four["agents/old-name.md"]
+    html = editor_client.get(f"/agents/{agent.key}/").content.decode()
+    assert f'href="/agents/{agent.key}/rename/"' in html
+
+
+@pytest.mark.django_db
+def test_rename_form_shows_the_agents_that_will_change(four, editor_client):
+    agent = four["agents/old-name.md"]
+    html = editor_client.get(f"/agents/{agent.key}/rename/").content.decode()
+    files = html[html.index('id="rename-files"') :]
+    for name in ("caller-one", "caller-two", "caller-three"):
+        assert f">{name}</a>" in files
+
+
+@pytest.mark.django_db
+def test_rename_form_refuses_a_taken_name(four, editor_client):
+    agent = four["agents/old-name.md"]
+    response = editor_client.post(f"/agents/{agent.key}/rename/", {"name": "caller-one"})
+    assert response.status_code == 200
+    assert "already used by the agent" in response.content.decode()
+    assert not ChangeRequest.objects.exists()
+
+
+@pytest.mark.django_db
+def test_rename_form_makes_a_change_set_and_its_page_shows_each_diff(four, editor_client):
+    agent = four["agents/old-name.md"]
+    response = editor_client.post(f"/agents/{agent.key}/rename/", {"name": "new-name"})
+    change = ChangeRequest.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/changes/{change.pk}/"
+    html = editor_client.get(f"/changes/{change.pk}/").content.decode()
+    assert "change set of 4 agents" in html
+    assert html.count('class="panel change-item"') == 4
+    assert "agents/old-name.md → agents/new-name.md" in html
+    assert "+tools: Read, Agent(new-name), Bash" in html
+    assert "-tools: Read, Agent(old-name), Bash" in html
+    assert "Submit for review" in html
+
+
+@pytest.mark.django_db
+def test_readers_cannot_rename(four, reader):
+    agent = four["agents/old-name.md"]
+    assert reader.get(f"/agents/{agent.key}/rename/").status_code == 403
+    assert reader.post(f"/agents/{agent.key}/rename/", {"name": "x-y"}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_add_sections_confirms_the_count_then_proposes_a_set(users, editor_client, tmp_path):
+    lacking = agent_text("lacking-one").split("## Boundaries")[0]
+    write(
+        tmp_path / "in",
+        {
+            "a/lacking-one.md": lacking,
+            "a/lacking-two.md": lacking.replace("lacking-one", "lacking-two"),
+            "b/lacking-three.md": lacking.replace("lacking-one", "lacking-three"),
+        },
+    )
+    assert run("import_agents", tmp_path / "in")[0] == 0
+    html = editor_client.get("/agents/add-sections/").content.decode()
+    assert "3 agents lack a required section" in html
+    html = editor_client.get("/agents/add-sections/", {"q": "lacking-two"}).content.decode()
+    assert "1 agent lacks a required section" in html
+    assert 'name="q" value="lacking-two"' in html
+    response = editor_client.post("/agents/add-sections/", {"q": "lacking-two"})
+    change = ChangeRequest.objects.get()
+    assert response["Location"] == f"/changes/{change.pk}/"
+    assert [item.path for item in change.items.all()] == ["a/lacking-two.md"]
+
+
+@pytest.mark.django_db
+def test_agent_list_offers_add_sections_to_editors(editor_client):
+    assert 'id="add-sections"' in editor_client.get("/agents/").content.decode()
+
+
+@pytest.mark.django_db
+def test_agent_list_does_not_offer_add_sections_to_readers(reader):
+    assert 'id="add-sections"' not in reader.get("/agents/").content.decode()
