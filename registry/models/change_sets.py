@@ -341,6 +341,9 @@ def publish_set(change: ChangeRequest, user, request) -> Outcome:
     ]
     if moved:
         return _merge_with_live(change, items, moved, user, request)
+    for item in items:
+        if item.agent_id:  # its base is its live version: no query per agent for it
+            item.agent.live_version = item.base_version
     documents = [parse_text(item.text) for item in items]
     try:
         _check_names(items, documents)

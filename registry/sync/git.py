@@ -235,10 +235,12 @@ def _co_author(username: str, first_name: str, last_name: str, email: str | None
     return f"{full_name or username} <{email}>" if username and email else ""
 
 
-def describe_change(change, path: str, push=None) -> AgentCommitEntry:
+def describe_change(change, path: str, push=None, approvers=None) -> AgentCommitEntry:
     """The entry for one published change: the version it made (or the archive) at path; for
-    one agent of a change set, the version its push carries."""
-    approvers = _approvers([change.pk]).get(change.pk, [])
+    one agent of a change set, the version its push carries (approvers: the change's, when the
+    caller has them)."""
+    if approvers is None:
+        approvers = _approvers([change.pk]).get(change.pk, [])
     agent, version = (
         (push.agent, push.version) if push else (change.agent, change.published_version)
     )

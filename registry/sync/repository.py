@@ -27,6 +27,7 @@ from registry.sync.files import UnsafePath, read_existing, target_path, write_at
 from registry.sync.git import (
     CHANGE_TRAILER,
     GitError,
+    _approvers,
     commit_message,
     describe_change,
     git,
@@ -270,8 +271,13 @@ class Clone:
                         target_path(self.agents, path).relative_to(self.root).as_posix()
                     )
         one = len(pushes) == 1
+        change_id = pushes[0].change_id
+        approvers = _approvers([change_id]).get(change_id, [])
         message = commit_message(
-            [describe_change(push.change, push.path, None if one else push) for push in pushes]
+            [
+                describe_change(push.change, push.path, None if one else push, approvers)
+                for push in pushes
+            ]
         )
         message += f"{CHANGE_TRAILER}: {pushes[0].change_id}\n"
         self.git("add", "--all", "--", *relative)
@@ -322,11 +328,15 @@ def _record_conflict(push: Push, upstream: str | None) -> None:
 def _record_pushed(pushes: list[tuple[Push, str]], branch: str = "") -> None:
     """The pushes done; on the branch itself, each agent's file there now holds its text."""
     now = timezone.now()
+    by_commit: dict[str, list[int]] = {}
+    for push, commit in pushes:
+        by_commit.setdefault(commit, []).append(push.pk)
     with transaction.atomic():
-        for push, commit in pushes:
-            Push.objects.filter(pk=push.pk).update(
+        for commit, pks in by_commit.items():  # a change set's pushes share their commit
+            Push.objects.filter(pk__in=pks).update(
                 state=Push.State.PUSHED, commit=commit, branch=branch, pushed_at=now
             )
+        for push, _ in pushes:
             if push.version_id and not branch:
                 Agent.objects.filter(pk=push.agent_id, live_version_id=push.version_id).update(
                     synced_hash=push.version.sha256
