@@ -79,6 +79,10 @@ class ImportUploadForm(forms.Form):
     skip_rejected = forms.BooleanField(
         label="Skip rejected files: store the others anyway", required=False
     )
+    as_change = forms.BooleanField(
+        label="As one change request for review: nothing is stored until it is approved",
+        required=False,
+    )
 
     def clean_folder(self) -> str:
         folder = self.cleaned_data["folder"].strip().rstrip("/")

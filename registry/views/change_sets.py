@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
+from registry.agentfiles import renaming
 from registry.forms import AgentListFilters, RenameForm
 from registry.models import Agent
 from registry.models.change_sets import propose_missing_sections, propose_rename
@@ -38,10 +39,11 @@ def agent_rename(request: HtmxHttpRequest, key: str):
             )
             return redirect("registry:change_detail", pk=change.pk)
     referrers = sorted(agent.delegated_by(), key=lambda row: row[1])
+    moves = renaming.renamed_path(agent.path, agent.name, "x") != agent.path
     return render(
         request,
         "registry/agent_rename.html",
-        {"agent": agent, "form": form, "referrers": referrers, "plan": form.plan},
+        {"agent": agent, "form": form, "referrers": referrers, "moves": moves},
     )
 
 
