@@ -209,6 +209,11 @@ REGISTRY_MAX_UNPACKED_BYTES = int(os.environ.get("REGISTRY_MAX_UNPACKED_BYTES", 
 REGISTRY_MAX_ZIP_MEMBERS = int(os.environ.get("REGISTRY_MAX_ZIP_MEMBERS", 5000))
 REGISTRY_NEW_AGENT_FOLDER = os.environ.get("REGISTRY_NEW_AGENT_FOLDER", "agents")
 REGISTRY_APPROVALS_REQUIRED = int(os.environ.get("REGISTRY_APPROVALS_REQUIRED", 1))
+# A change that grants high-risk powers (registry.agentfiles.risk) also needs an approval from
+# a member of this group other than its author.
+REGISTRY_HIGH_RISK_GROUP = os.environ.get("REGISTRY_HIGH_RISK_GROUP", "Maintainers").strip()
+# A change with unresolved comments cannot be approved.
+REGISTRY_REQUIRE_RESOLVED_COMMENTS = env_bool("REGISTRY_REQUIRE_RESOLVED_COMMENTS", True)
 # "baseline": a change is refused only for the errors it introduces; "strict": for any error.
 REGISTRY_ENFORCEMENT = os.environ.get("REGISTRY_ENFORCEMENT", "baseline").strip().lower()
 if REGISTRY_ENFORCEMENT not in {"baseline", "strict"}:

@@ -296,6 +296,38 @@ def raw_write(folder: Path, files: list[tuple[str, bytes]]) -> float:
 # --- Pages ---------------------------------------------------------------------------------
 
 
+def validation_times(rounds: int) -> tuple[list[float], int]:
+    """Per round, the median over the real corpus (tests/corpus) of the time to read one file
+    and find its problems, as the linter and the editor's check do (ms), and the file count."""
+    from django.conf import settings
+
+    from registry.agentfiles import validation
+    from registry.agentfiles.document import AgentDocument, DocumentError
+
+    files = [path.read_bytes() for path in sorted((ROOT / "tests" / "corpus").rglob("*.md"))]
+    names = set()
+    for data in files:
+        try:
+            names.add(validation.agent_name(AgentDocument.parse(data)) or "")
+        except DocumentError:
+            continue
+    medians = []
+    for _ in range(rounds):
+        times = []
+        for data in files:
+            began = time.perf_counter()
+            try:
+                document = AgentDocument.parse(data)
+            except DocumentError:
+                continue
+            validation.validate(
+                document, names, required_sections=settings.REGISTRY_REQUIRED_SECTIONS
+            )
+            times.append((time.perf_counter() - began) * 1000)
+        medians.append(statistics.median(times))
+    return medians, len(files)
+
+
 def make_superuser():
     from django.contrib.auth import get_user_model
 
@@ -578,6 +610,19 @@ def main() -> int:
         Row(f"recheck {n} agents after a rules change", rechecks, "s"),
         Row("recheck / import", ratios, "x", "<= 1x", statistics.median(ratios) <= 1),
     ]
+
+    # Validation of one real file, as the linter and the editor's check do it.
+    validations, corpus_files = validation_times(arguments.rounds)
+    say(f"validation: median {statistics.median(validations):.2f} ms a file over {corpus_files}")
+    rows.append(
+        Row(
+            f"validate one file: median over the {corpus_files} corpus files",
+            validations,
+            "ms",
+            "<= 1.5 ms",
+            statistics.median(validations) <= 1.5,
+        )
+    )
 
     # HTTP under gunicorn.
     requests, editor_bytes = http_requests(user, generate.SEARCH_WORD)

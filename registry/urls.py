@@ -39,6 +39,11 @@ urlpatterns = [
     path("agents/<slug:key>/rename/", change_sets.agent_rename, name="agent_rename"),
     path("changes/", changes.change_queue, name="change_queue"),
     path("changes/<int:pk>/", changes.change_detail, name="change_detail"),
+    path(
+        "changes/<int:pk>/comments/<int:comment_pk>/resolve/",
+        changes.comment_resolve,
+        name="comment_resolve",
+    ),
     path("changes/<int:pk>/<slug:action>/", changes.change_action, name="change_action"),
     path("audit/", audit.audit_log, name="audit_log"),
     path("drift/", drift.drift_page, name="drift"),

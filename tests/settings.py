@@ -12,3 +12,8 @@ os.environ.setdefault("REGISTRY_TEST_RUN", secrets.token_hex(8))
 os.environ["CACHE_KEY_PREFIX"] = f"registry-test-{os.environ['REGISTRY_TEST_RUN']}"
 
 from agentsite.settings import *  # noqa: E402, F403
+
+# One test database per run on PostgreSQL too (SQLite's is named by process in the settings), so
+# that two runs against the same server never drop each other's.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}  # noqa: F405

@@ -15,6 +15,7 @@ ROWS = (
     "export / raw write",
     "second export, nothing changed: files written",
     "second export, nothing changed: time",
+    "validate one file: median over the 537 corpus files",
     "GET /agents/: throughput",
     "GET /agents/?q=kubernetes: p99",
     "GET /admin/registry/agent/: throughput",

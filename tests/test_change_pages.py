@@ -486,10 +486,10 @@ def test_registry_notes_are_shown_apart_from_people(author, reviewer, architect)
 
     html = html_of(client_for(author).get(page_url(change)))
 
-    note = html.split('<li class="comment registry-note">')[1].split("</li>")[0]
+    note = html.split('<li class="comment registry-note" ')[1].split("</li>")[0]
     assert "Registry note" in note
     assert "Merged into a new revision." in note
-    person = html.split('<li class="comment">')[1].split("</li>")[0]
+    person = html.split('<li class="comment" ')[1].split("</li>")[0]
     assert "rex" in person and "Thanks." in person
 
 

@@ -397,3 +397,27 @@ def test_agent_list_offers_add_sections_to_editors(editor_client):
 @pytest.mark.django_db
 def test_agent_list_does_not_offer_add_sections_to_readers(reader):
     assert 'id="add-sections"' not in reader.get("/agents/").content.decode()
+
+
+@pytest.mark.django_db
+def test_a_set_is_as_risky_as_its_riskiest_agent(four, users):
+    caller = four["agents/caller-one.md"]
+    widened = caller.live_version.text.replace(
+        "description: Calls by section.\n",
+        "description: Calls by section.\npermissionMode: bypassPermissions\n",
+    )
+    old = four["agents/old-name.md"]
+    change = start_set(
+        author=users["editor"],
+        entries=[
+            (old, old.path, old.live_version.text.replace("old thing", "older thing")),
+            (caller, caller.path, widened),
+        ],
+    )
+    assert change.risk == "high"
+    assert [grant.key for grant in change.risk_summary().grants] == ["permissionMode"]
+    change.submit(users["editor"])
+    change.approve(users["reviewer"])
+    change.refresh_from_db()
+    assert change.high_risk_approval_missing()
+    assert change.status != ChangeRequest.Status.PUBLISHED

@@ -95,6 +95,7 @@ def test_commit_holds_the_changed_agent_with_its_author_and_approvers(repo, user
         "Authored-by: editor",
         "Approved-by: reviewer",
         "Approved-by: second",
+        "Risk: none",
     ]
     assert git(repo, "log", "-1", "--format=%an <%ae>|%cn <%ce>").strip() == (
         "Agent Registry <registry@localhost>|Agent Registry <registry@localhost>"
@@ -164,10 +165,25 @@ def test_a_new_agent_is_added_and_a_pruned_archived_agent_removed(repo, users):
         "Agent: agent-two v1",
         "Authored-by: editor",
         "Approved-by: reviewer",
+        "Risk: widens",
         "Agent: other-agent removed",
         "Authored-by: editor",
         "Approved-by: second",
+        "Risk: none",
     ]
+
+
+def test_a_high_risk_change_says_so_in_its_trailer(repo, users, django_user_model):
+    maintainer = django_user_model.objects.create_user("keeper", password="a-password")
+    maintainer.groups.add(Group.objects.get(name="Maintainers"))
+    users["keeper"] = maintainer
+    text = agent_text(extra="permissionMode: bypassPermissions\n")
+    publish(users, text, Agent.objects.get(name="agent-one"), approvers=("reviewer", "keeper"))
+
+    code, _, err = run("export_agents", repo, "--commit")
+
+    assert code == 0, err
+    assert trailers(repo)[-2:] == ["Approved-by: keeper", "Risk: high"]
 
 
 def test_archived_agents_files_are_left_alone_without_prune(repo, users):

@@ -108,6 +108,36 @@ def test_edges_join_the_right_nodes(reader_client):
             assert "delegates to" in element.find(f"{SVG}title").text
 
 
+def test_agents_a_file_may_start_are_edges_drawn_apart_with_where_they_are_named(reader_client):
+    lead = agent_text(
+        "lead",
+        extra="tools: Read, Agent(helper)\nhandoffs:\n  - label: Check\n    agent: checker\n",
+        delegate_to="- **checker** — for its part\n",
+    )
+    import_files(
+        [
+            IncomingFile(".github/agents/lead.agent.md", lead.encode()),
+            IncomingFile(".github/agents/helper.md", agent_text("helper", delegate_to="").encode()),
+            IncomingFile(
+                ".github/agents/checker.md", agent_text("checker", delegate_to="").encode()
+            ),
+        ]
+    )
+
+    svg = graph_svg(reader_client)
+
+    assert edges_of(svg) == {("lead", "helper"): ["edge", "started"], ("lead", "checker"): ["edge"]}
+    titles = {
+        element.get("data-target"): element.find(f"{SVG}title").text
+        for element in svg.iter(f"{SVG}path")
+        if "edge" in classes(element)
+    }
+    assert titles == {
+        "helper": "lead may start (in tools) helper",
+        "checker": "lead delegates to (in handoffs) checker",
+    }
+
+
 def test_delegators_are_left_of_those_they_delegate_to(reader_client):
     add_agents(("lead", ["helper"]), ("helper", ["checker"]), ("checker", []))
 

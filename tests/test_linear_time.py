@@ -29,14 +29,14 @@ HEAD = (
 
 
 def seconds(work: Callable[[], object]) -> float:
-    """The best of three runs: the others include whatever else the machine did. The garbage
+    """The best of five runs: the others include whatever else the machine did. The garbage
     collector is held off while timing: its passes depend on everything the test process
     holds, not on the work measured."""
     best = float("inf")
     gc.collect()
     gc.disable()
     try:
-        for _ in range(3):
+        for _ in range(5):
             start = time.perf_counter()
             work()
             best = min(best, time.perf_counter() - start)

@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import Resolver404, resolve
 
 from registry.api.schema import DOCUMENT, MESSAGE_MAX_LENGTH
-from registry.models import Agent, ApiToken
+from registry.models import Agent, ApiToken, ChangeRequest
 from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import agent_text
 
@@ -139,7 +139,7 @@ def test_every_reference_resolves():
 
 def test_every_path_is_routed_to_its_own_view():
     for path in DOCUMENT["paths"]:
-        url = path.replace("{key}", "agent-one")
+        url = path.replace("{key}", "agent-one").replace("{id}", "1")
         try:
             match = resolve(url)
         except Resolver404:
@@ -281,12 +281,17 @@ CALLS = [
         413,
     ),
     ("editor", "/api/changes", "post", "/api/changes", {"data": {"text": EDITED}}, 415),
+    ("reader", "/api/changes/{id}", "get", "/api/changes/{first}", {}, 200),
+    ("anonymous", "/api/changes/{id}", "get", "/api/changes/{first}", {}, 401),
+    ("editor", "/api/changes/{id}", "get", "/api/changes/999999", {}, 404),
     ("anonymous", "/api/openapi.json", "get", "/api/openapi.json", {}, 200),
 ]
 
 
 def call(clients, name, method, url, options):
     client = clients[name]
+    if "{first}" in url:
+        url = url.format(first=ChangeRequest.objects.order_by("pk").first().pk)
     if options == "etag":
         etag = client.get(url)["ETag"]
         return client.get(url, headers={"If-None-Match": etag})

@@ -110,6 +110,7 @@ def test_an_approval_becomes_one_commit_on_the_remote_holding_that_line(remote, 
     trailers = git(remote, "log", "-1", "--format=%(trailers:only,unfold)", "main").split("\n")
     assert "Approved-by: reviewer" in trailers
     assert "Authored-by: editor" in trailers
+    assert "Risk: none" in trailers
     assert f"Registry-Change: {change.pk}" in trailers
     # The sync said how far it had come, for the pages that follow it.
     (sync,) = DBTaskResult.objects.filter(status=TaskResultStatus.SUCCESSFUL)

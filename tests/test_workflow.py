@@ -546,6 +546,7 @@ def test_each_step_of_a_change_writes_its_audit_event(agent, editor, reviewer):
     change.request_changes(reviewer, "Say more.")
     change.save_text(NEW_FOCUS, "More", change.revision)
     change.comment(editor, "Done.")
+    change.comments.get().resolve(editor)
     change.submit(editor)
     change.approve(reviewer)
 
@@ -555,6 +556,7 @@ def test_each_step_of_a_change_writes_its_audit_event(agent, editor, reviewer):
         ("change.request_changes", "reviewer"),
         ("change.save", "editor"),
         ("change.comment", "editor"),
+        ("change.comment.resolve", "editor"),
         ("change.submit", "editor"),
         ("change.approve", "reviewer"),
         ("change.publish", "reviewer"),
@@ -563,7 +565,7 @@ def test_each_step_of_a_change_writes_its_audit_event(agent, editor, reviewer):
     assert {(event.object_type, event.agent_id) for event in events} == {
         ("changerequest", agent.pk)
     }
-    assert events.get(action="change.publish").details == {"version": 2}
+    assert events.get(action="change.publish").details == {"version": 2, "risk": "none"}
     assert events.get(action="change.save").details == {"revision": 2}
 
 

@@ -25,7 +25,10 @@ _SECTION_SKELETONS = {
     "boundaries": (
         "**Will:**\n- What this agent does\n\n**Will Not:**\n- What it leaves to other agents\n"
     ),
-    "delegate to": "- **agent-name** — what to hand it\n",
+    # No list item: no agent is named until a person names one (a placeholder name would be an
+    # unknown agent); until then Delegate To warns that it names none.
+    "delegate to": "Name the agents this one hands work to, one per line: "
+    "`- **agent-name** — what to hand it`.\n",
 }
 # Spellings of a key that can only mean one key Claude Code reads, compared without case,
 # hyphens or underscores (so "Tools", "permission_mode" and "max-turns" are found too):
@@ -34,13 +37,6 @@ _KEY_ALIASES = {"allowedtools": "tools"}
 # The longest a run of fixes on one file can be: each fix removes its problem, so a file has
 # far fewer; this only stops a fix that would bring its problem back.
 _MOST_FIXES = 200
-
-
-# A Delegate To section to fill in, naming no agent yet.
-DELEGATE_TO_PLACEHOLDER = (
-    "To be written: list the agents this one hands work to, as "
-    "`- **agent-name** — what to hand it`.\n"
-)
 
 
 def section_skeleton(title: str) -> str:
@@ -52,16 +48,13 @@ def with_missing_sections(
     document: AgentDocument, required_sections: Sequence[str] = DEFAULT_REQUIRED_SECTIONS
 ) -> tuple[AgentDocument, list[str]]:
     """The document with each required section it lacks added where it belongs, with its
-    skeleton (as the section-missing fix adds it), and the titles added. Delegate To gets a
-    line naming no agent: the skeleton's placeholder name would be an unknown agent, an error
-    that would stop every agent of a change set from being published."""
+    skeleton (as the section-missing fix adds it), and the titles added."""
     added = []
     for title in required_sections:
         if document.find_section(title) is None:
-            skeleton = section_skeleton(title)
-            if normalize_heading(title) == "delegate to":
-                skeleton = DELEGATE_TO_PLACEHOLDER
-            document = document.with_required_section(title, skeleton, required_sections)
+            document = document.with_required_section(
+                title, section_skeleton(title), required_sections
+            )
             added.append(title)
     return document, added
 

@@ -107,10 +107,23 @@ class Edge:
     cycle: bool = False
     path: str = ""  # the SVG path's d
     title: str = ""
+    # Where the source's file names the target: "section" (Delegate To), "tools" (Agent(x)),
+    # Copilot's "agents" or "handoffs".
+    sources: tuple[str, ...] = ("section",)
 
     @property
     def css_class(self) -> str:
-        return "edge cycle" if self.cycle else "edge"
+        started = "" if "section" in self.sources else " started"
+        return ("edge cycle" if self.cycle else "edge") + started
+
+    @property
+    def verb(self) -> str:
+        """How the source reaches the target, for the edge's title."""
+        others = [source for source in self.sources if source != "section"]
+        if not others:
+            return "delegates to"
+        where = f"(in {', '.join(others)})"
+        return f"delegates to {where}" if "section" in self.sources else f"may start {where}"
 
 
 @dataclass
@@ -357,7 +370,7 @@ def layout(nodes: list[Node], edges: list[Edge], isolated: list[Node]) -> Graph:
 
     for edge, chain in zip(edges, chains, strict=True):
         edge.path = edge_path(chain, by_id, dummy_y, columns, layer_of)
-        edge.title = f"{by_id[edge.source].label} delegates to {by_id[edge.target].label}" + (
+        edge.title = f"{by_id[edge.source].label} {edge.verb} {by_id[edge.target].label}" + (
             " (in a cycle)" if edge.cycle else ""
         )
 

@@ -212,6 +212,16 @@ class DiffPart:
     note: str = ""
 
     @property
+    def anchor(self) -> str:
+        """Where a comment on it is attached, as validation problems name the place: a key's
+        `frontmatter.<key>`, a section's `section:<title>`; "" for any other part."""
+        if self.kind == "field":
+            return f"frontmatter.{self.label}"
+        if self.kind == "section":
+            return f"section:{self.label}"
+        return ""
+
+    @property
     def count(self) -> int:
         return len(self.unchanged)
 

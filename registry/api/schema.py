@@ -46,6 +46,12 @@ INTEGER = {"type": "integer"}
 BOOLEAN = {"type": "boolean"}
 TIME = {"type": "string", "format": "date-time"}
 URL = {"type": "string", "format": "uri"}
+RISK = {
+    "type": "string",
+    "enum": ["none", "widens", "high"],
+    "description": "What the change grants against its base: high (bypassPermissions or "
+    "dontAsk, every tool, a hook or an inline MCP command) needs an approval from a maintainer.",
+}
 
 UNAUTHORIZED = _error(
     "No credentials, or a bearer token that is malformed, unknown or revoked "
@@ -252,6 +258,67 @@ SCHEMAS = {
         required=["changes"],
         additionalProperties=False,
     ),
+    "Grant": _object(
+        {
+            "key": {"type": "string", "description": "The frontmatter key it concerns."},
+            "what": {"type": "string", "description": "What it grants, in words."},
+            "level": RISK,
+            "detail": {
+                "type": "string",
+                "description": "A hook's or a server's command, or a server's URL, verbatim; "
+                "empty otherwise.",
+            },
+            "powerful": {
+                "type": "boolean",
+                "description": "A tool that runs commands, writes files, reaches the network "
+                "or other agents.",
+            },
+        }
+    ),
+    "ChangeDetail": _object(
+        {
+            "id": INTEGER,
+            "status": {"type": "string", "enum": list(ChangeRequest.Status.values)},
+            "kind": {"type": "string", "enum": list(ChangeRequest.Kind.values)},
+            "agent": _nullable("string"),
+            "author": STRING,
+            "message": STRING,
+            "revision": INTEGER,
+            "base_version": _nullable("integer"),
+            "created_at": TIME,
+            "updated_at": TIME,
+            "errors": INTEGER,
+            "warnings": INTEGER,
+            "risk": RISK,
+            "grants": {"type": "array", "items": _ref("Grant")},
+            "approvals": {**INTEGER, "description": "Valid approvals of the current text."},
+            "approvals_missing": INTEGER,
+            "high_risk_approval_missing": {
+                **BOOLEAN,
+                "description": "A high-risk change still needs an approval from the "
+                "configured group (REGISTRY_HIGH_RISK_GROUP) by someone other than its author.",
+            },
+            "comments": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "id": INTEGER,
+                        "author": _nullable("string", description="null: a registry note."),
+                        "body": STRING,
+                        "anchor": {
+                            "type": "string",
+                            "description": "`frontmatter.<key>`, `section:<title>`, or empty "
+                            "for the change as a whole.",
+                        },
+                        "created_at": TIME,
+                        "resolved": BOOLEAN,
+                        "resolved_by": _nullable("string"),
+                    }
+                ),
+            },
+            "url": {**URL, "description": "The change request's page."},
+        }
+    ),
     "ChangeCreated": _object(
         {
             "id": INTEGER,
@@ -276,6 +343,8 @@ SCHEMAS = {
             "errors": INTEGER,
             "warnings": INTEGER,
             "valid": BOOLEAN,
+            "risk": RISK,
+            "grants": {"type": "array", "items": _ref("Grant")},
         },
         required=[
             "id",
@@ -288,6 +357,8 @@ SCHEMAS = {
             "errors",
             "warnings",
             "valid",
+            "risk",
+            "grants",
         ],
     ),
 }
@@ -461,6 +532,26 @@ PATHS = {
                 ),
                 "413": _error("The text is over the size limit (`too-large`)."),
                 "415": _error("The body is not JSON (`unsupported-media-type`)."),
+            },
+        }
+    },
+    "/api/changes/{id}": {
+        "get": {
+            "operationId": "getChange",
+            "summary": "A change request: its state, what it grants, approvals and comments.",
+            "parameters": [
+                {
+                    "name": "id",
+                    "in": "path",
+                    "required": True,
+                    "description": "The change request's number.",
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            ],
+            "responses": {
+                "200": _json(_ref("ChangeDetail"), "The change request."),
+                "401": UNAUTHORIZED,
+                "404": _error("No change has this number (`change-not-found`)."),
             },
         }
     },

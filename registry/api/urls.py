@@ -14,6 +14,7 @@ urlpatterns = [
     path("agents/<slug:key>/versions", api.agent_versions, name="agent_versions"),
     path("lint", api.lint, name="lint"),
     path("changes", api.changes, name="changes"),
+    path("changes/<int:pk>", api.change_detail, name="change"),
     path("openapi.json", api.openapi_description, name="openapi"),
     # Anything else under /api/ is a JSON 404, not the site's HTML page.
     re_path(r"^.*$", api.not_found),

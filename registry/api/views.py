@@ -574,6 +574,7 @@ def _propose_set(request: HttpRequest, fields: dict):
             "errors": change.error_count,
             "warnings": change.warning_count,
             "valid": change.error_count == 0,
+            **_risk_fields(change),
         },
         status=201,
     )
@@ -655,8 +656,63 @@ def changes(request: HttpRequest):
             "revision": change.revision,
             "url": url,
             **_problem_list(problems),
+            **_risk_fields(change),
         },
         status=201,
     )
     response["Location"] = url
     return response
+
+
+def _risk_fields(change: ChangeRequest) -> dict:
+    """A change's risk level, and what it grants (registry.agentfiles.risk)."""
+    summary = change.risk_summary()
+    return {"risk": change.risk, "grants": summary.as_json()["grants"]}
+
+
+@api_view("GET")
+def change_detail(request: HttpRequest, pk: int):
+    """One change request: where it stands, what it grants, its approvals and comments."""
+    found = (
+        ChangeRequest.objects.select_related("agent", "author", "base_version")
+        .filter(pk=pk)
+        .first()
+    )
+    if found is None:
+        raise ApiError(404, "change-not-found", f"There is no change #{pk}.")
+    comments = found.comments.select_related("author", "resolved_by")
+    return json_response(
+        {
+            "id": found.pk,
+            "status": found.status,
+            "kind": found.kind,
+            "agent": found.agent.key if found.agent_id else None,
+            "author": found.author.get_username(),
+            "message": found.message,
+            "revision": found.revision,
+            "base_version": found.base_version.number if found.base_version_id else None,
+            "created_at": _time(found.created_at),
+            "updated_at": _time(found.updated_at),
+            "errors": found.error_count,
+            "warnings": found.warning_count,
+            **_risk_fields(found),
+            "approvals": found.valid_approvals().count(),
+            "approvals_missing": found.approvals_missing(),
+            "high_risk_approval_missing": found.high_risk_approval_missing(),
+            "comments": [
+                {
+                    "id": comment.pk,
+                    "author": comment.author.get_username() if comment.author_id else None,
+                    "body": comment.body,
+                    "anchor": comment.anchor,
+                    "created_at": _time(comment.created_at),
+                    "resolved": comment.is_resolved,
+                    "resolved_by": (
+                        comment.resolved_by.get_username() if comment.resolved_by_id else None
+                    ),
+                }
+                for comment in comments
+            ],
+            "url": _absolute(request, "registry:change_detail", found.pk),
+        }
+    )

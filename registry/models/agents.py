@@ -157,32 +157,35 @@ class AgentQuerySet(StampedQuerySet):
         if sort != "relevance" or not name:
             return self.order_by(*by_name)
         return (
-            self.annotate(name_lower=Lower("name"))
+            self._with_search_rank(query)
+            .annotate(name_lower=Lower("name"))
             .annotate(
                 name_match=Case(
                     When(name_lower=name, then=Value(0)),
                     When(name_lower__startswith=name, then=Value(1)),
                     default=Value(2),
                 ),
-                search_rank=self._search_rank(query),
             )
             .order_by("name_match", "search_rank", *by_name)
         )
 
-    def _search_rank(self, query: str):
-        """How well each agent matches query, the best lowest."""
+    def _with_search_rank(self, query: str):
+        """Agents matching query, each with search_rank: how well it matches, the best lowest."""
         vendor = connections[self.db].vendor
         if vendor == "sqlite":
+            # Joined to the search table, which the MATCH drives: bm25 is read off each match
+            # as it is found, never looked up again per row.
             table = search.FTS_TABLE
-            return RawSQL(
-                f"(SELECT bm25({table}, {search.FTS_WEIGHTS}) FROM {table} "
-                f"WHERE {table} MATCH %s AND rowid = {self.model._meta.db_table}.id)",
-                [search.fts5_query(query)],
+            return self.extra(
+                select={"search_rank": f"bm25({table}, {search.FTS_WEIGHTS})"},
+                tables=[table],
+                where=[f"{table}.rowid = {self.model._meta.db_table}.id", f"{table} MATCH %s"],
+                params=[search.fts5_query(query)],
             )
         if vendor == "postgresql":
             terms = SearchQuery(search.tsquery(query), search_type="raw", config=search.PG_CONFIG)
-            return SearchRank(F("search_vector"), terms) * Value(-1.0)
-        return Value(0.0)
+            return self.annotate(search_rank=SearchRank(F("search_vector"), terms) * Value(-1.0))
+        return self.annotate(search_rank=Value(0.0))
 
     def with_status(self, status: str):
         """Agents that are valid (no problems), have errors, have warnings, or have an open

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models.functions import Lower
 
-from registry.agentfiles import fixes, renaming, validation
+from registry.agentfiles import fixes, renaming, risk, validation
 from registry.agentfiles.document import AgentDocument
 from registry.models.agents import (
     Agent,
@@ -131,8 +131,25 @@ def set_hash(items) -> str:
     return digest.hexdigest()
 
 
+def set_risk(items: list[ChangeItem]) -> risk.Summary:
+    """What a set grants: every agent's grants against its base version, each read as the tool
+    that reads its file reads it; its level is the highest. One query for the base texts."""
+    bases = dict(
+        Version.objects.filter(
+            pk__in=[item.base_version_id for item in items if item.base_version_id]
+        ).values_list("pk", "text")
+    )
+    grants = []
+    for item in items:
+        before = bases.get(item.base_version_id) if item.base_version_id else None
+        summary = risk.summarize_texts(before, item.text, target_of(item.path)[0])
+        grants += summary.grants
+    return risk.Summary(tuple(grants))
+
+
 def _restamp(change: ChangeRequest, items: list[ChangeItem]) -> None:
-    """The set's hash, counts and conflicts, from its items."""
+    """The set's hash, counts, conflicts and risk level, from its items."""
+    change.risk = set_risk(items).level
     change.text_hash = set_hash(items)
     change.error_count = sum(item.error_count for item in items)
     change.warning_count = sum(item.warning_count for item in items)

@@ -12,13 +12,14 @@ from django.db import models, transaction
 from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 
-from registry.agentfiles import validation
+from registry.agentfiles import risk, validation
 from registry.editor import character_error
 from registry.models.agents import (
     Agent,
     StampedQuerySet,
     Version,
     parse_text,
+    target_of,
     text_hash,
     update_rows,
 )
@@ -41,6 +42,18 @@ class SaveConflict(Exception):
 
 class WorkflowError(Exception):
     """A step the change request's state does not allow, with a message for the person."""
+
+
+class UnresolvedComments(WorkflowError):
+    """An approval refused while comments on the change are unresolved (their ids)."""
+
+    def __init__(self, comment_ids: list[int]):
+        count = len(comment_ids)
+        super().__init__(
+            f"{count} comment{'s are' if count != 1 else ' is'} unresolved; resolve "
+            f"{'them' if count != 1 else 'it'} before approving"
+        )
+        self.comment_ids = tuple(comment_ids)
 
 
 class Result(StrEnum):
@@ -74,6 +87,7 @@ class Outcome:
     reason: str = ""  # REFUSED: why nothing was done
     review: Review | None = None  # the verdict an approval or a request for changes recorded
     versions: tuple[Version, ...] = ()  # PUBLISHED, a change set: the versions made live
+    comments: tuple[int, ...] = ()  # REFUSED for unresolved comments: their ids
 
     @property
     def result(self) -> Result:
@@ -152,7 +166,13 @@ ACTIONS = {
             style="danger",
         ),
         Action("edit", "Edit in the editor", place="head"),
-        Action("comment", "Comment", "comment", (("body", "body"),), place="discussion"),
+        Action(
+            "comment",
+            "Comment",
+            "comment",
+            (("body", "body"), ("anchor", "anchor")),
+            place="discussion",
+        ),
     )
 }
 
@@ -262,6 +282,13 @@ class ChangeRequest(models.Model):
     message = models.CharField(max_length=500, blank=True)
     error_count = models.PositiveIntegerField(default=0)
     warning_count = models.PositiveIntegerField(default=0)
+    # What the text grants against its base (registry.agentfiles.risk), kept with the text.
+    risk = models.CharField(
+        max_length=10,
+        choices=[(level, risk.LEVEL_LABELS[level]) for level in risk.LEVELS],
+        default=risk.NONE,
+        db_index=True,
+    )
     # Parts that clashed with a change published meanwhile; the author resolves them.
     conflicts = models.JSONField(default=list, blank=True)
     published_version = models.ForeignKey(
@@ -316,17 +343,19 @@ class ChangeRequest(models.Model):
         kind = kind or (cls.Kind.EDIT if agent else cls.Kind.CREATE)
         message = cls.clean_message(message)
         errors, warnings = cls._checked_counts(text, agent, kind)
+        base_version = (base_version or agent.live_version) if agent else None
         with transaction.atomic():
             change = cls.objects.create(
                 agent=agent,
                 kind=kind,
                 author=author,
-                base_version=(base_version or agent.live_version) if agent else None,
+                base_version=base_version,
                 text=text,
                 text_hash=text_hash(text),
                 message=message,
                 error_count=errors,
                 warning_count=warnings,
+                risk=cls.risk_of(text, base_version, agent).level,
             )
             AuditEvent.record("change.create", actor=author, obj=change, request=request)
         return change
@@ -387,6 +416,7 @@ class ChangeRequest(models.Model):
             live = Agent.objects.filter(pk=self.agent_id).values_list("live_version", flat=True)
             fields["base_version_id"] = live.first()
             fields["conflicts"] = []
+        fields["risk"] = self._risk_after_save(text, fields.get("base_version_id", False))
         with transaction.atomic():
             updated = ChangeRequest.objects.filter(
                 pk=self.pk, revision=expected_revision, status__in=self.EDITABLE_STATUSES
@@ -427,6 +457,63 @@ class ChangeRequest(models.Model):
             .distinct()
         )
 
+    # What it grants, and the approvals and comments that stand in its way ------------------
+
+    @classmethod
+    def risk_of(cls, text: str, base_version: Version | None, agent: Agent | None):
+        """What text grants against base_version (a new agent: against nothing), read as the
+        tool that reads the agent's file reads it."""
+        target, _ = target_of(agent.path if agent else None)
+        return risk.summarize_texts(base_version.text if base_version else None, text, target)
+
+    def risk_summary(self) -> risk.Summary:
+        if self.kind == self.Kind.SET:
+            from registry.models.change_sets import set_risk
+
+            return set_risk(list(self.items.all()))
+        return self.risk_of(self.text, self.base_version, self.agent)
+
+    def _risk_after_save(self, text: str, base_version_id) -> str:
+        """The risk level of text saved as this change's, on base_version_id (False: the base
+        it has); an archive keeps the live text, so it grants nothing."""
+        if self.kind == self.Kind.ARCHIVE:
+            return risk.NONE
+        base = self.base_version
+        if base_version_id is not False:
+            base = Version.objects.filter(pk=base_version_id).first()
+        return self.risk_of(text, base, self.agent).level
+
+    def high_risk_approval_missing(self) -> bool:
+        """Whether the change is high risk and the current text still lacks an approval from
+        REGISTRY_HIGH_RISK_GROUP by someone other than its author (stale ones do not count)."""
+        if self.risk != risk.HIGH:
+            return False
+        group = settings.REGISTRY_HIGH_RISK_GROUP
+        return not self.valid_approvals().filter(reviewer__groups__name=group).exists()
+
+    def has_enough_approvals(self) -> bool:
+        return (
+            self.valid_approvals().count() >= settings.REGISTRY_APPROVALS_REQUIRED
+            and not self.high_risk_approval_missing()
+        )
+
+    def approval_publishes(self, user) -> bool:
+        """Whether user's approval, were it the last one missing, is one that counts for it."""
+        return not self.high_risk_approval_missing() or (
+            user.groups.filter(name=settings.REGISTRY_HIGH_RISK_GROUP).exists()
+        )
+
+    def unresolved_comments(self):
+        """People's comments nobody has resolved yet (the registry's own notes are not asked)."""
+        return self.comments.filter(resolved_at__isnull=True, author__isnull=False)
+
+    def check_comments_resolved(self) -> None:
+        """UnresolvedComments when the setting asks for resolved comments and some are not."""
+        if settings.REGISTRY_REQUIRE_RESOLVED_COMMENTS:
+            ids = list(self.unresolved_comments().values_list("pk", flat=True))
+            if ids:
+                raise UnresolvedComments(ids)
+
     def next_actor(self) -> str:
         """Who must act next, in words."""
         if self.conflicts:
@@ -461,7 +548,7 @@ class ChangeRequest(models.Model):
             for name, action in ACTIONS.items()
             if name in allowed
         ]
-        if "approve" in allowed and self.approvals_missing() == 1:
+        if "approve" in allowed and self.approvals_missing() == 1 and self.approval_publishes(user):
             last = "It is the last approval needed: approving publishes the change at once."
             actions = [
                 replace(action, help=last) if action.name == "approve" else action
@@ -471,7 +558,8 @@ class ChangeRequest(models.Model):
 
     def approvals_missing(self) -> int:
         """How many more approvals of the current text publishing needs."""
-        return max(settings.REGISTRY_APPROVALS_REQUIRED - self.valid_approvals().count(), 0)
+        missing = settings.REGISTRY_APPROVALS_REQUIRED - self.valid_approvals().count()
+        return max(missing, int(self.high_risk_approval_missing()))
 
     def allowed_actions(self, user) -> set[str]:
         """The names of the actions this user may take now."""
@@ -508,6 +596,8 @@ class ChangeRequest(models.Model):
         }
         try:
             return getattr(self, action.method)(user, request=request, **arguments)
+        except UnresolvedComments as refusal:
+            return Outcome((Result.REFUSED,), reason=str(refusal), comments=refusal.comment_ids)
         except WorkflowError as refusal:
             return Outcome((Result.REFUSED,), reason=str(refusal))
 
@@ -565,7 +655,9 @@ class ChangeRequest(models.Model):
                     )
             change.status = self.Status.OPEN
             change.save(update_fields=["status", "updated_at"])
-            AuditEvent.record("change.submit", actor=user, obj=change, request=request)
+            AuditEvent.record(
+                "change.submit", actor=user, obj=change, request=request, risk=change.risk
+            )
         self.refresh_from_db()
         return Outcome((Result.SUBMITTED,))
 
@@ -592,6 +684,8 @@ class ChangeRequest(models.Model):
                 raise WorkflowError(
                     "the proposed text changed while you were reviewing it; read it again"
                 )
+            if verdict == Review.Verdict.APPROVE:
+                change.check_comments_resolved()
             review = Review.objects.create(
                 change=change,
                 reviewer=user,
@@ -606,6 +700,7 @@ class ChangeRequest(models.Model):
                 obj=change,
                 request=request,
                 revision=change.revision,
+                risk=change.risk,
             )
             result = {
                 Review.Verdict.APPROVE: Result.APPROVED,
@@ -615,10 +710,7 @@ class ChangeRequest(models.Model):
             if verdict == Review.Verdict.REQUEST_CHANGES:
                 change.status = self.Status.CHANGES_REQUESTED
                 change.save(update_fields=["status", "updated_at"])
-            elif (
-                verdict == Review.Verdict.APPROVE
-                and change.valid_approvals().count() >= settings.REGISTRY_APPROVALS_REQUIRED
-            ):
+            elif verdict == Review.Verdict.APPROVE and change.has_enough_approvals():
                 change.status = self.Status.APPROVED
                 change.save(update_fields=["status", "updated_at"])
                 outcome = outcome.then(change._publish(user, request))
@@ -641,7 +733,7 @@ class ChangeRequest(models.Model):
     def _publish(self, user, request) -> Outcome:
         """Inside the caller's transaction, with this change row locked: published, or merged
         with a live version that moved, or handed back in conflict with it."""
-        if self.valid_approvals().count() < settings.REGISTRY_APPROVALS_REQUIRED:
+        if not self.has_enough_approvals():
             raise WorkflowError("the current text does not have enough approvals")
         if self.kind == self.Kind.SET:
             from registry.models.change_sets import publish_set
@@ -673,6 +765,7 @@ class ChangeRequest(models.Model):
             obj=self,
             request=request,
             version=version.number if version else None,
+            risk=self.risk,
         )
         return Outcome((Result.PUBLISHED,), version=version)
 
@@ -719,6 +812,7 @@ class ChangeRequest(models.Model):
         self.base_version_id = agent.live_version_id
         self.revision += 1
         self.error_count, self.warning_count = errors, warnings
+        self.risk = self.risk_of(result_text, agent.live_version, agent).level
         self.status = self.Status.OPEN
         self.save()
         Comment.objects.create(
@@ -773,7 +867,9 @@ class ChangeRequest(models.Model):
             AuditEvent.record(action, actor=user, obj=change, request=request)
         self.refresh_from_db()
 
-    def comment(self, user, body: str, request=None) -> Outcome:
+    def comment(self, user, body: str, request=None, anchor: str = "") -> Outcome:
+        """Comment as user; anchor, when given, is the frontmatter key (`frontmatter.<key>`) or
+        section (`section:<title>`) of the diff it is about, as validation problems name them."""
         if not (
             user.has_perm("registry.propose_change") or user.has_perm("registry.review_change")
         ):
@@ -781,14 +877,24 @@ class ChangeRequest(models.Model):
         body = body.strip()
         if not body:
             raise WorkflowError("a comment cannot be empty")
+        anchor = Comment.clean_anchor(anchor)
         with self._refusal_denied(user, "comment", request), transaction.atomic():
             change = self._locked()
             if not change.is_active:
                 raise WorkflowError(
                     f"a change that is {change.get_status_display()} cannot be commented on"
                 )
-            Comment.objects.create(change=change, author=user, body=body[:10_000])
-            AuditEvent.record("change.comment", actor=user, obj=change, request=request)
+            comment = Comment.objects.create(
+                change=change, author=user, body=body[:10_000], anchor=anchor
+            )
+            AuditEvent.record(
+                "change.comment",
+                actor=user,
+                obj=change,
+                request=request,
+                comment=comment.pk,
+                anchor=anchor,
+            )
         return Outcome((Result.COMMENTED,))
 
     @classmethod
@@ -868,13 +974,80 @@ class Comment(models.Model):
         related_name="change_comments",
     )
     body = models.TextField()
+    # The frontmatter key (`frontmatter.<key>`) or section (`section:<title>`) it is about, as
+    # validation problems name them; "" for the change as a whole.
+    anchor = models.CharField(max_length=300, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    ANCHOR_PREFIXES = ("frontmatter.", "section:")
 
     class Meta:
         ordering = ["created_at", "pk"]
 
     def __str__(self) -> str:
         return f"Comment on {self.change}"
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.resolved_at is not None
+
+    @classmethod
+    def clean_anchor(cls, anchor: str) -> str:
+        """The anchor as stored; WorkflowError for one that names neither a key nor a section."""
+        anchor = " ".join((anchor or "").split())
+        if not anchor:
+            return ""
+        limit = cls._meta.get_field("anchor").max_length
+        prefix = next((p for p in cls.ANCHOR_PREFIXES if anchor.startswith(p)), None)
+        if prefix is None or anchor == prefix or len(anchor) > limit or character_error(anchor):
+            raise WorkflowError(
+                "a comment is attached to a frontmatter key (frontmatter.<key>) or a section "
+                "(section:<title>)"
+            )
+        return anchor
+
+    def may_resolve(self, user) -> bool:
+        """Its author, the change's author or a maintainer may resolve or reopen it."""
+        return user.is_authenticated and (
+            user.pk in (self.author_id, self.change.author_id)
+            or user.has_perm("registry.maintain_registry")
+        )
+
+    def resolve(self, user, request=None, *, reopen: bool = False) -> None:
+        """Mark it resolved (or, with reopen, unresolved again), with an audit event."""
+        action = "reopen" if reopen else "resolve"
+        if not self.may_resolve(user):
+            AuditEvent.record(
+                f"change.comment.{action}.denied",
+                actor=user,
+                obj=self.change,
+                request=request,
+                comment=self.pk,
+                reason="only its author, the change's author or a maintainer",
+            )
+            raise PermissionDenied(
+                f"only the comment's author, the change's author or a maintainer can {action} it"
+            )
+        with transaction.atomic():
+            self.resolved_at = None if reopen else timezone.now()
+            self.resolved_by = None if reopen else user
+            self.save(update_fields=["resolved_at", "resolved_by"])
+            AuditEvent.record(
+                f"change.comment.{action}",
+                actor=user,
+                obj=self.change,
+                request=request,
+                comment=self.pk,
+                anchor=self.anchor,
+            )
 
 
 def _change_requests_by_status() -> dict[tuple[str], int]:

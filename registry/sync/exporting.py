@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from registry.models.agents import Agent, update_rows
 from registry.sync.files import (
     UnsafePath,
+    fsync_folder,
     read_existing,
     remove_leftover_temporaries,
     target_path,
@@ -35,24 +37,24 @@ class ExportReport:
 def export_agents(root: Path, *, check: bool = False, prune: bool = False, progress=None):
     """Write each live agent to its path under root where the bytes differ (atomically).
 
-    With check, write nothing: `written` and `removed` then list what differs."""
+    With check, write nothing: `written` and `removed` then list what differs. A file is
+    compared by its hash with the live version's, so the texts read from the database are
+    only those to write."""
     report = ExportReport()
     if not check:
         report.leftovers = remove_leftover_temporaries(root)
     exported = Agent.objects.filter(live_version__isnull=False).order_by("path")
     # Every path is checked before anything is written: one that cannot be written (unsafe,
     # too long) is refused, and never stops the export half-way.
-    targets = {}
+    targets, checked = {}, set()
     for path in exported.values_list("path", flat=True).iterator(chunk_size=1000):
         try:
-            targets[path] = target_path(root, path)
+            targets[path] = target_path(root, path, checked)
         except UnsafePath as error:
             report.refused.append((path, str(error)))
-    rows = exported.values_list(
-        "pk", "path", "archived", "synced_hash", "live_version__sha256", "live_version__text"
-    )
-    synced = []
-    for pk, path, archived, synced_hash, digest, text in rows.iterator(chunk_size=1000):
+    rows = exported.values_list("pk", "path", "archived", "synced_hash", "live_version__sha256")
+    synced, differing = [], {}
+    for pk, path, archived, synced_hash, digest in rows.iterator(chunk_size=1000):
         if progress is not None:
             progress.step()
         target = targets.get(path)
@@ -67,19 +69,41 @@ def export_agents(root: Path, *, check: bool = False, prune: bool = False, progr
             except OSError as error:
                 report.refused.append((path, error.strerror or str(error)))
             continue
-        data = text.encode("utf-8")
         try:
-            if read_existing(target) == data:
-                report.unchanged.append(path)
-            else:
-                report.written.append(path)
-                if not check:
-                    write_atomic(target, data)
+            existing = read_existing(target)
         except OSError as error:
             report.refused.append((path, error.strerror or str(error)))
             continue
+        if existing is not None and hashlib.sha256(existing).hexdigest() == digest:
+            report.unchanged.append(path)
+        else:
+            differing[pk] = path
         if synced_hash != digest:
             synced.append(Agent(pk=pk, synced_hash=digest))
+    written_to = set()
+    for start in range(0, len(differing), TEXTS_AT_ONCE):
+        pks = list(differing)[start : start + TEXTS_AT_ONCE]
+        texts = Agent.objects.filter(pk__in=pks).values_list("pk", "live_version__text")
+        for pk, text in sorted(texts, key=lambda row: differing[row[0]]):
+            path = differing[pk]
+            report.written.append(path)
+            if check:
+                continue
+            try:
+                write_atomic(targets[path], text.encode("utf-8"), sync_folder=False)
+            except OSError as error:
+                report.written.remove(path)
+                report.refused.append((path, error.strerror or str(error)))
+                synced = [agent for agent in synced if agent.pk != pk]
+                continue
+            written_to.add(targets[path].parent)
+    # Each folder written to is synced once, which makes its files' renames durable.
+    for folder in sorted(written_to):
+        fsync_folder(folder)
     if not check:
         update_rows(synced, ["synced_hash"])
     return report
+
+
+# Texts of the agents to write read from the database this many at a time.
+TEXTS_AT_ONCE = 500

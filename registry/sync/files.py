@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
+import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -111,12 +113,16 @@ def read_limited(path: Path, limit: int) -> bytes:
         return handle.read(limit + 1)
 
 
-def target_path(folder: Path, relative: str) -> Path:
-    """Where relative lands under folder; refuses any parent that is a symlink or not a folder."""
+def target_path(folder: Path, relative: str, checked: set[Path] | None = None) -> Path:
+    """Where relative lands under folder; refuses any parent that is a symlink or not a folder.
+    checked: the parents found safe already by this caller, which it keeps for its next paths
+    (an export checks each folder once, not once per file in it)."""
     relative = clean_relative_path(relative)
     current = Path(folder)
     for part in PurePosixPath(relative).parts[:-1]:
         current = current / part
+        if checked is not None and current in checked:
+            continue
         try:
             if current.is_symlink():
                 raise UnsafePath(f"{relative}: {current} is a symlink; not writing through it")
@@ -124,20 +130,33 @@ def target_path(folder: Path, relative: str) -> Path:
                 raise UnsafePath(f"{relative}: {current} is not a folder")
         except OSError as error:  # too long with the folder before it, say, or not readable
             raise UnsafePath(f"{shown_path(relative)}: {error.strerror or error}") from None
+        if checked is not None and current.is_dir():
+            checked.add(current)
     return current / PurePosixPath(relative).name
 
 
 def read_existing(path: Path) -> bytes | None:
     """The bytes at path, or None when there is no regular file there (a symlink counts as none)."""
-    if path.is_symlink() or not path.is_file():
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    return path.read_bytes()
+    except OSError as error:
+        if error.errno == errno.ELOOP:  # a symlink
+            return None
+        raise
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return None
+        return handle.read()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, *, sync_folder: bool = True) -> None:
     """Write data to path through a temporary file in the same folder: fsync, then rename.
 
-    A symlink at path is replaced by the file, never written through."""
+    A symlink at path is replaced by the file, never written through. sync_folder=False leaves
+    the folder's fsync (which makes the rename durable) to the caller, who writes many files
+    into it and syncs it once."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.parent / f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
@@ -150,7 +169,8 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    fsync_folder(path.parent)
+    if sync_folder:
+        fsync_folder(path.parent)
 
 
 def fsync_folder(folder: Path) -> None:

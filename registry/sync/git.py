@@ -111,6 +111,7 @@ class AgentCommitEntry:
     author: str = ""
     approvers: list[str] = field(default_factory=list)
     co_author: str = ""  # "Name <email>" of the version's author, when they have an email
+    risk: str = ""  # the published change's risk level (registry.agentfiles.risk); "" unknown
 
     @property
     def removed(self) -> bool:
@@ -137,6 +138,8 @@ class AgentCommitEntry:
         if self.author:
             lines.append(f"Authored-by: {self.author}")
         lines += [f"Approved-by: {approver}" for approver in self.approvers]
+        if self.risk:
+            lines.append(f"Risk: {self.risk}")
         return lines
 
 
@@ -180,25 +183,26 @@ def describe(paths: list[str]) -> list[AgentCommitEntry]:
         "live_version__author__email",
     )
     agents = {row["path"]: row for row in rows}
-    published = dict(
-        ChangeRequest.objects.filter(
-            published_version_id__in=[
-                row["live_version_id"] for row in agents.values() if not row["archived"]
-            ],
-            status=ChangeRequest.Status.PUBLISHED,
-        ).values_list("published_version_id", "pk")
-    )
+    published, risks = {}, {}
+    for version_id, change_id, level in ChangeRequest.objects.filter(
+        published_version_id__in=[
+            row["live_version_id"] for row in agents.values() if not row["archived"]
+        ],
+        status=ChangeRequest.Status.PUBLISHED,
+    ).values_list("published_version_id", "pk", "risk"):
+        published[version_id], risks[change_id] = change_id, level
     archives: dict[int, tuple[int, str]] = {}
-    for agent_id, change_id, author in (
+    for agent_id, change_id, author, level in (
         ChangeRequest.objects.filter(
             agent_id__in=[row["pk"] for row in agents.values() if row["archived"]],
             kind=ChangeRequest.Kind.ARCHIVE,
             status=ChangeRequest.Status.PUBLISHED,
         )
         .order_by("updated_at", "pk")
-        .values_list("agent_id", "pk", "author__username")
+        .values_list("agent_id", "pk", "author__username", "risk")
     ):
         archives[agent_id] = (change_id, author)  # the latest one wins
+        risks[change_id] = level
     approvers = _approvers(list(published.values()) + [pk for pk, _ in archives.values()])
 
     entries = []
@@ -207,7 +211,16 @@ def describe(paths: list[str]) -> list[AgentCommitEntry]:
         name = _one_line(row["name"]) or path
         if row["archived"]:
             change_id, author = archives.get(row["pk"], (None, ""))
-            entries.append(AgentCommitEntry(path, name, None, author, approvers.get(change_id, [])))
+            entries.append(
+                AgentCommitEntry(
+                    path,
+                    name,
+                    None,
+                    author,
+                    approvers.get(change_id, []),
+                    risk=risks.get(change_id, ""),
+                )
+            )
             continue
         author = row["live_version__author__username"] or ""
         entries.append(
@@ -217,6 +230,7 @@ def describe(paths: list[str]) -> list[AgentCommitEntry]:
                 row["live_version__number"],
                 author,
                 approvers.get(published.get(row["live_version_id"]), []),
+                risk=risks.get(published.get(row["live_version_id"]), ""),
                 co_author=_co_author(
                     author,
                     row["live_version__author__first_name"],
@@ -246,7 +260,9 @@ def describe_change(change, path: str, push=None, approvers=None) -> AgentCommit
     )
     name = _one_line(agent.name) or path
     if version is None:
-        return AgentCommitEntry(path, name, None, change.author.username, approvers)
+        return AgentCommitEntry(
+            path, name, None, change.author.username, approvers, risk=change.risk
+        )
     author = version.author
     username = author.username if author else ""
     return AgentCommitEntry(
@@ -258,12 +274,14 @@ def describe_change(change, path: str, push=None, approvers=None) -> AgentCommit
         co_author=_co_author(username, author.first_name, author.last_name, author.email)
         if author
         else "",
+        risk=change.risk,
     )
 
 
 def commit_message(entries: list[AgentCommitEntry]) -> str:
     """Subject, a line per agent, then trailers: for each agent `Agent:` followed by its
-    `Authored-by:` and `Approved-by:` lines; `Co-authored-by:` for authors with an email."""
+    `Authored-by:`, `Approved-by:` and `Risk:` lines (the risk level of the change that published
+    it, when a change did); `Co-authored-by:` for authors with an email."""
     count = len(entries)
     subject = f"Update {count} agent{'' if count == 1 else 's'} from the registry"
     body = [entry.summary() for entry in entries]

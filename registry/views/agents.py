@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
@@ -101,9 +103,46 @@ def _agent_list_results(request: HttpRequest, filters: dict) -> dict:
     )
     return {
         "page": page,
+        "rows": _list_rows(page.object_list),
         "filters": filters,
         "registry_empty": page.paginator.count == 0 and not Agent.objects.exists(),
     }
+
+
+DESCRIPTION_SHOWN = 140  # characters of a description the list shows
+
+
+@dataclass(frozen=True)
+class ListRow:
+    """A row of the agent list with its text made here, once: the template only places it."""
+
+    agent: Agent
+    url: str
+    description: str
+    changed_at: str = ""  # ISO 8601, for <time datetime>
+    changed_shown: str = ""
+    changed_by: str = ""
+
+
+def _list_rows(agents) -> list[ListRow]:
+    # One reverse for the page: every agent's URL is the same with its key in it.
+    url = reverse("registry:agent_detail", args=["0"]).removesuffix("0/")
+    rows = []
+    for agent in agents:
+        description = agent.description
+        if len(description) > DESCRIPTION_SHOWN:
+            description = description[: DESCRIPTION_SHOWN - 1].rstrip() + "…"
+        version = agent.live_version
+        changed = {}
+        if version is not None:
+            at = timezone.localtime(version.created_at)
+            changed = {
+                "changed_at": at.isoformat(),
+                "changed_shown": at.strftime("%Y-%m-%d %H:%M"),
+                "changed_by": version.author.username if version.author else "import",
+            }
+        rows.append(ListRow(agent, f"{url}{agent.key}/", description, **changed))
+    return rows
 
 
 def _frontmatter_value(value) -> str:

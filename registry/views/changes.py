@@ -8,10 +8,11 @@ from django.db.models import Case, Value, When
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from registry.agentfiles import validation
+from registry.agentfiles import risk, validation
 from registry.agentfiles.rendering import unified_diff
 from registry.models import (
     Agent,
@@ -21,7 +22,7 @@ from registry.models import (
     parse_text,
 )
 from registry.models.change_sets import checked_items
-from registry.models.changes import ACTIONS, Action
+from registry.models.changes import ACTIONS, Action, Comment
 from registry.views.common import HtmxHttpRequest, _diff_context, _wants_fragment, _with_vary
 
 RECENTLY_PUBLISHED = 20
@@ -72,6 +73,11 @@ def change_detail(request: HtmxHttpRequest, pk: int):
     )
     base_text = change.base_version.text if change.base_version else ""
     context = {"change": change, **_diff_context(request, base_text, change.text)}
+    comments = list(change.comments.select_related("author", "resolved_by"))
+    for comment in comments:
+        comment.change = change  # may_resolve reads its author; no query per comment
+        comment.can_resolve = comment.may_resolve(request.user)
+    context["parts"], context["general_comments"] = _place_comments(context["parts"], comments)
     template = "registry/change_detail.html"
     if _wants_fragment(request):
         return _with_vary(render(request, f"{template}#diff", context))
@@ -94,7 +100,14 @@ def change_detail(request: HtmxHttpRequest, pk: int):
             "checked": checked,
             "unreadable": unreadable,
             "reviews": reviews,
-            "comments": change.comments.select_related("author"),
+            "comments": comments,
+            "unresolved": [c for c in comments if c.author_id and not c.is_resolved],
+            "require_resolved": settings.REGISTRY_REQUIRE_RESOLVED_COMMENTS,
+            "anchors": _anchors(change),
+            "anchor_chosen": request.GET.get("anchor", ""),
+            "grants": change.risk_summary() if change.kind != ChangeRequest.Kind.ARCHIVE else None,
+            "high_risk_group": settings.REGISTRY_HIGH_RISK_GROUP,
+            "high_risk_approval_missing": change.high_risk_approval_missing(),
             "valid_approvals": change.valid_approvals().count(),
             "approvals_required": settings.REGISTRY_APPROVALS_REQUIRED,
             "actions": {action.name: action for action in actions},
@@ -129,6 +142,45 @@ def _set_context(request: HttpRequest, change: ChangeRequest) -> dict:
     return {"set_page": page, "set_entries": entries}
 
 
+class _PlacedPart:
+    """A part of the diff with the comments attached to it (read through to the part)."""
+
+    def __init__(self, part, comments: list[Comment]):
+        self.part = part
+        self.comments = comments
+
+    def __getattr__(self, name):
+        return getattr(self.part, name)
+
+
+def _place_comments(parts: list, comments: list[Comment]) -> tuple[list, list[Comment]]:
+    """The diff's parts, each with the comments on its key or section, and the comments shown
+    in the general list: those on the change as a whole, or on a part the diff does not show."""
+    shown = {part.anchor for part in parts if part.anchor and not part.note}
+    placed = [
+        _PlacedPart(part, [c for c in comments if c.anchor and c.anchor == part.anchor])
+        if part.anchor in shown
+        else part
+        for part in parts
+    ]
+    return placed, [comment for comment in comments if comment.anchor not in shown]
+
+
+def _anchors(change: ChangeRequest) -> list[tuple[str, str]]:
+    """(anchor, label) of every key and section of the proposed text a comment can be on."""
+    try:
+        document = parse_text(change.text)
+    except ValidationError:
+        return []
+    keys = [
+        (f"frontmatter.{key}", f"Field {key}")
+        for key in document.frontmatter or {}
+        if isinstance(key, str)
+    ]
+    sections = [(f"section:{s.title}", f"Section “{s.title}”") for s in document.sections]
+    return keys + sections
+
+
 def _step_forms(actions: list[Action]) -> list[list[Action]]:
     """The workflow panel's forms: each a list of the actions whose buttons it holds, the first
     one's form (request changes is a second button of the approval's form)."""
@@ -158,7 +210,12 @@ def change_action(request: HtmxHttpRequest, pk: int, action: str):
 
 def _say(request: HttpRequest, outcome: Outcome) -> None:
     """Tell the user what the step did."""
-    if outcome.result == Result.REFUSED:
+    if outcome.result == Result.REFUSED and outcome.comments:
+        links = format_html_join(
+            ", ", '<a href="#comment-{}">comment {}</a>', ((pk, pk) for pk in outcome.comments)
+        )
+        messages.error(request, format_html("Nothing was done: {}: {}.", outcome.reason, links))
+    elif outcome.result == Result.REFUSED:
         messages.error(request, f"Nothing was done: {outcome.reason}.")
     elif outcome.result == Result.PUBLISHED:
         if outcome.versions:
@@ -186,10 +243,30 @@ def _say(request: HttpRequest, outcome: Outcome) -> None:
         messages.success(request, DONE[outcome.result])
 
 
+@require_POST
+def comment_resolve(request: HtmxHttpRequest, pk: int, comment_pk: int):
+    """Resolve a comment, or reopen it (the form's `reopen`); the model checks who may."""
+    comment = get_object_or_404(
+        Comment.objects.select_related("change"), pk=comment_pk, change_id=pk
+    )
+    reopen = bool(request.POST.get("reopen"))
+    comment.resolve(request.user, request, reopen=reopen)
+    messages.success(request, "Comment reopened." if reopen else "Comment resolved.")
+    url = f"{reverse('registry:change_detail', args=[pk])}#comment-{comment.pk}"
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
 @require_GET
 def change_queue(request: HtmxHttpRequest):
     user = request.user
     changes = ChangeRequest.objects.select_related("agent", "author").defer("text")
+    risk_level = request.GET.get("risk", "")
+    if risk_level in risk.LEVELS:
+        changes = changes.filter(risk=risk_level)
+    else:
+        risk_level = ""
     can_review = user.has_perm("registry.review_change")
     waiting = (
         changes.waiting_for(user)
@@ -217,5 +294,7 @@ def change_queue(request: HtmxHttpRequest):
         "waiting": waiting,
         "mine": mine,
         "published": published,
+        "risk_level": risk_level,
+        "risk_levels": [(level, risk.LEVEL_LABELS[level]) for level in risk.LEVELS],
     }
     return render(request, "registry/change_queue.html", context)

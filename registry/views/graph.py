@@ -42,7 +42,13 @@ def delegation_graph(category: str = "", show_all: bool = False) -> Graph:
     nodes: dict[str, Node] = {}
     edges: list[Edge] = []
     for _, _, key, _, delegated in rows:
-        for name in dict.fromkeys(item[0] for item in delegated or []):
+        sources: dict[str, list[str]] = {}
+        for item in delegated or []:
+            found = sources.setdefault(item[0], [])
+            source = item[3] if len(item) > 3 else "section"
+            if source not in found:
+                found.append(source)
+        for name, named_in in sources.items():
             namesakes = keys_of_name.get(name)
             if namesakes:
                 target = nearest(agents[key].path, [agents[other] for other in namesakes]).id
@@ -53,7 +59,7 @@ def delegation_graph(category: str = "", show_all: bool = False) -> Graph:
             if target not in nodes:
                 nodes[target] = agents.get(target) or Node(target, name, kind="unknown")
             nodes.setdefault(key, agents[key])
-            edges.append(Edge(key, target))
+            edges.append(Edge(key, target, sources=tuple(named_in)))
     for node in nodes.values():
         if node.kind == "agent" and node.id not in in_scope:
             node.kind = "other"
