@@ -79,6 +79,10 @@ class ImportUploadForm(forms.Form):
     skip_rejected = forms.BooleanField(
         label="Skip rejected files: store the others anyway", required=False
     )
+    as_change = forms.BooleanField(
+        label="As one change request for review: nothing is stored until it is approved",
+        required=False,
+    )
 
     def clean_folder(self) -> str:
         folder = self.cleaned_data["folder"].strip().rstrip("/")
@@ -120,4 +124,27 @@ class TokenForm(forms.Form):
         name = " ".join(self.cleaned_data["name"].split())
         if problem := editor.character_error(name):
             raise forms.ValidationError(problem, code="bad-character")
+        return name
+
+
+class RenameForm(forms.Form):
+    """A new name for an agent: valid, and nobody else's (change_sets.plan_rename)."""
+
+    name = forms.CharField(
+        label="New name",
+        max_length=200,
+        help_text="Lowercase letters, digits and single hyphens. Every agent that delegates to "
+        "this one is changed to name the new name, in the same change request.",
+    )
+
+    def __init__(self, *args, agent, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.agent = agent
+        self.plan = None
+
+    def clean_name(self):
+        from registry.models.change_sets import plan_rename
+
+        name = self.cleaned_data["name"].strip()
+        self.plan = plan_rename(self.agent, name)  # ValidationError(code=...) when refused
         return name

@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from registry.views import (
     agents,
     audit,
+    change_sets,
     changes,
     compliance,
     drift,
@@ -23,6 +24,7 @@ urlpatterns = [
     path("agents/", agents.agent_list, name="agent_list"),
     # Before agents/<key>/: "new" is the editor of a new agent, never an agent's key.
     path("agents/new/", editor.agent_new, name="agent_new"),
+    path("agents/add-sections/", change_sets.agent_add_sections, name="agent_add_sections"),
     path("agents/<slug:key>/edit/", editor.agent_edit, name="agent_edit"),
     path("agents/<slug:key>/", agents.agent_detail, name="agent_detail"),
     path("agents/<slug:key>/download/", agents.agent_download, name="agent_download"),
@@ -34,6 +36,7 @@ urlpatterns = [
         name="agent_restore",
     ),
     path("agents/<slug:key>/archive/", agents.agent_archive, name="agent_archive"),
+    path("agents/<slug:key>/rename/", change_sets.agent_rename, name="agent_rename"),
     path("changes/", changes.change_queue, name="change_queue"),
     path("changes/<int:pk>/", changes.change_detail, name="change_detail"),
     path(

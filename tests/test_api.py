@@ -588,3 +588,83 @@ def test_the_openapi_description_is_public(client):
     response = client.get("/api/openapi.json")
     assert response.status_code == 200
     assert response.json()["openapi"] == "3.1.0"
+
+
+# Change sets -------------------------------------------------------------------------------
+
+
+def post_set(api, **fields):
+    return api.post("/api/changes", json.dumps(fields), content_type="application/json")
+
+
+def test_several_agents_are_proposed_as_one_change_set(api, registry, editor):
+    one = ONE.replace("Does one thing well.", "Does one thing very well.")
+    other = OTHER.replace("Handles the remaining work.", "Handles all the rest.")
+    response = post_set(
+        api,
+        changes=[{"agent": "agent-one", "text": one}, {"agent": "other-agent", "text": other}],
+        message="Sharper descriptions",
+        submit=True,
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    change = ChangeRequest.objects.get(pk=body["id"])
+    assert body["kind"] == "set" and body["status"] == "open"
+    assert [entry["path"] for entry in body["agents"]] == [
+        "agents/agent-one.md",
+        "agents/other-agent.md",
+    ]
+    assert change.author == editor and change.message == "Sharper descriptions"
+    assert {item.text for item in change.items.all()} == {one, other}
+    assert response["Location"] == body["url"]
+    # Nothing is published through the API.
+    assert Agent.objects.get(key="agent-one").live_version.text == ONE
+
+
+def test_a_change_set_may_add_a_new_agent(api, registry):
+    new = agent_text("third-agent", delegate_to="- **agent-one** — x\n")
+    response = post_set(api, changes=[{"agent": None, "text": new}])
+    assert response.status_code == 201, response.json()
+    assert response.json()["agents"] == [
+        {"agent": None, "path": "agents/third-agent.md", "errors": 0, "warnings": 0}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "code"),
+    [
+        ({"changes": []}, 400, "invalid-field"),
+        ({"changes": "x"}, 400, "invalid-field"),
+        ({"changes": [{"agent": "agent-one"}]}, 400, "invalid-field"),
+        ({"changes": [{"agent": "agent-one", "text": ONE, "x": 1}]}, 400, "unknown-field"),
+        ({"changes": [{"agent": "agent-one", "text": ONE}], "agent": "x"}, 400, "unknown-field"),
+        ({"changes": [{"agent": "nobody", "text": ONE}]}, 404, "agent-not-found"),
+        (
+            {"changes": [{"agent": "agent-one", "text": ONE}, {"agent": "agent-one", "text": ONE}]},
+            400,
+            "invalid-field",
+        ),
+        ({"changes": [{"agent": "agent-one", "text": OTHER}]}, 409, "name-taken"),
+        (
+            {
+                "changes": [
+                    {"agent": "agent-one", "text": BROKEN.replace("broken-agent", "agent-one")}
+                ],
+                "submit": True,
+            },
+            400,
+            "cannot-submit",
+        ),
+    ],
+)
+def test_a_bad_change_set_is_refused_and_nothing_is_kept(api, registry, fields, status, code):
+    response = post_set(api, **fields)
+    assert response.status_code == status, response.json()
+    assert response.json()["error"]["code"] == code
+    assert not ChangeRequest.objects.exists()
+
+
+def test_the_single_agent_form_still_works(api, registry):
+    response = post_set(api, agent="agent-one", text=ONE.replace("well.", "well!"))
+    assert response.status_code == 201
+    assert response.json()["kind"] == "edit"

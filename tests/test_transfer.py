@@ -517,3 +517,54 @@ def test_the_agent_list_links_the_download(client, make_user):
 
     assert 'href="/export.zip"' in page
     assert "Download all (.zip)" in page
+
+
+# --- Uploading as one change request ------------------------------------------------------------
+
+
+def test_an_upload_as_a_change_request_stores_nothing_until_approved(maintainer_client):
+    from registry.models import ChangeRequest
+
+    post(
+        maintainer_client,
+        [
+            md("agent-one.md", agent_text()),
+            md("other-agent.md", agent_text("other-agent", delegate_to="- **agent-one** — x\n")),
+        ],
+    )
+    changed = agent_text(description="Now better.")
+    new = agent_text("third-agent", delegate_to="- **agent-one** — x\n")
+    response = post(
+        maintainer_client,
+        [
+            md("agent-one.md", changed),
+            md("other-agent.md", stored()["other-agent.md"]),
+            md("third-agent.md", new),
+        ],
+        as_change="on",
+    )
+    change = ChangeRequest.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/changes/{change.pk}/"
+    assert change.kind == ChangeRequest.Kind.SET
+    assert {item.path: item.text for item in change.items.all()} == {
+        "agent-one.md": changed,
+        "third-agent.md": new,
+    }
+    assert Agent.objects.get(path="agent-one.md").live_version.number == 1
+    assert not Agent.objects.filter(path="third-agent.md").exists()
+
+
+def test_an_upload_as_a_change_request_with_a_taken_name_proposes_nothing(maintainer_client):
+    from registry.models import ChangeRequest
+
+    post(maintainer_client, [md("agent-one.md", agent_text())])
+    response = post(maintainer_client, [md("copy.md", agent_text())], as_change="on")
+    assert response.status_code == 400
+    assert "Nothing was proposed" in response.content.decode()
+    assert not ChangeRequest.objects.exists()
+
+
+def test_the_import_page_offers_a_change_request(maintainer_client):
+    page = maintainer_client.get("/import/").content.decode()
+    assert 'name="as_change"' in page

@@ -796,6 +796,11 @@ class AgentDocument:
         start = self.sections[0].start
         return self._replaced(start, len(self.lines), [line for block in texts for line in block])
 
+    def with_line_text(self, index: int, text: str) -> AgentDocument:
+        """Replace one line's text (0-based index), keeping its line ending."""
+        line = self.lines[index]
+        return self._replaced(index, index + 1, [text + line_ending(line)])
+
     # Helpers ------------------------------------------------------------------------------
 
     def _block(self, text: str, more_follows: bool) -> list[str]:

@@ -44,6 +44,21 @@ def section_skeleton(title: str) -> str:
     return _SECTION_SKELETONS.get(normalize_heading(title), "Describe this part of the agent.\n")
 
 
+def with_missing_sections(
+    document: AgentDocument, required_sections: Sequence[str] = DEFAULT_REQUIRED_SECTIONS
+) -> tuple[AgentDocument, list[str]]:
+    """The document with each required section it lacks added where it belongs, with its
+    skeleton (as the section-missing fix adds it), and the titles added."""
+    added = []
+    for title in required_sections:
+        if document.find_section(title) is None:
+            document = document.with_required_section(
+                title, section_skeleton(title), required_sections
+            )
+            added.append(title)
+    return document, added
+
+
 def _key_form(key: str) -> str:
     return re.sub(r"[-_\s]", "", key).lower()
 

@@ -227,6 +227,37 @@ SCHEMAS = {
         required=["text"],
         additionalProperties=False,
     ),
+    "ChangeSetProposal": _object(
+        {
+            "changes": {
+                "type": "array",
+                "minItems": 1,
+                "description": "The agents of one change request, reviewed once and published "
+                "together (every agent or none). Each agent at most once.",
+                "items": _object(
+                    {
+                        "agent": {
+                            **AGENT_KEY,
+                            "type": ["string", "null"],
+                            "description": "The key of the agent to change; null for a new "
+                            "agent, whose path is made from its name.",
+                        },
+                        "text": {**TEXT, "description": "The whole file, as it should become."},
+                    },
+                    required=["text"],
+                    additionalProperties=False,
+                ),
+            },
+            "message": {"type": "string", "maxLength": MESSAGE_MAX_LENGTH},
+            "submit": {
+                "type": "boolean",
+                "description": "Submit it for review at once (refused if an agent's text "
+                "brings in errors).",
+            },
+        },
+        required=["changes"],
+        additionalProperties=False,
+    ),
     "Grant": _object(
         {
             "key": {"type": "string", "description": "The frontmatter key it concerns."},
@@ -292,17 +323,43 @@ SCHEMAS = {
         {
             "id": INTEGER,
             "status": {"type": "string", "enum": ["draft", "open"]},
-            "kind": {"type": "string", "enum": ["edit", "create"]},
+            "kind": {"type": "string", "enum": ["edit", "create", "set"]},
             "agent": _nullable("string"),
             "revision": INTEGER,
             "url": {**URL, "description": "The change request's page."},
+            "agents": {
+                "type": "array",
+                "description": "A change set's agents, with their counts.",
+                "items": _object(
+                    {
+                        "agent": _nullable("string"),
+                        "path": {"type": "string"},
+                        "errors": INTEGER,
+                        "warnings": INTEGER,
+                    }
+                ),
+            },
             "problems": {"type": "array", "items": _ref("Problem")},
             "errors": INTEGER,
             "warnings": INTEGER,
             "valid": BOOLEAN,
             "risk": RISK,
             "grants": {"type": "array", "items": _ref("Grant")},
-        }
+        },
+        required=[
+            "id",
+            "status",
+            "kind",
+            "agent",
+            "revision",
+            "url",
+            "problems",
+            "errors",
+            "warnings",
+            "valid",
+            "risk",
+            "grants",
+        ],
     ),
 }
 
@@ -446,7 +503,11 @@ PATHS = {
             "reviewer must approve the change first.",
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": _ref("ChangeProposal")}},
+                "content": {
+                    "application/json": {
+                        "schema": {"oneOf": [_ref("ChangeProposal"), _ref("ChangeSetProposal")]}
+                    }
+                },
             },
             "responses": {
                 "201": _json(

@@ -32,7 +32,9 @@ from registry.models import (
     AuditEvent,
     ChangeRequest,
     WorkflowError,
+    parse_text,
 )
+from registry.models.change_sets import start_set
 
 PAGE_SIZE = 50
 PAGE_DIGITS = 18  # a page number longer than this is past the last page of any registry
@@ -40,6 +42,9 @@ PAGE_DIGITS = 18  # a page number longer than this is past the last page of any 
 # after dropping the file's newlines).
 FILE_CONTENT_TYPES = {"text/markdown", "text/x-markdown", "text/plain", "application/octet-stream"}
 CHANGE_FIELDS = {"agent", "text", "message", "submit"}
+# A change set: several agents' texts in one change request.
+SET_FIELDS = {"changes", "message", "submit"}
+SET_ENTRY_FIELDS = {"agent", "text"}
 # How the model's refusals of a proposal answer: (status, error code, field at fault).
 PROPOSAL_REFUSALS = {
     "message-too-long": (400, "invalid-field", "message"),
@@ -47,6 +52,9 @@ PROPOSAL_REFUSALS = {
     "name-invalid": (400, "name-invalid", None),
     "name-taken": (409, "name-taken", None),
     "path-taken": (409, "path-taken", None),
+    "set-empty": (400, "invalid-field", "changes"),
+    "set-duplicate": (400, "invalid-field", "changes"),
+    "agent-archived": (409, "agent-archived", None),
 }
 
 
@@ -442,6 +450,8 @@ def _change_fields(request: HttpRequest) -> dict:
         ) from None
     if not isinstance(fields, dict):
         raise ApiError(400, "bad-json", "The body must be a JSON object.")
+    if "changes" in fields:
+        return _set_fields(fields)
     unknown = sorted(set(fields) - CHANGE_FIELDS)
     if unknown:
         raise ApiError(400, "unknown-field", f"Unknown field: {', '.join(unknown)}.")
@@ -461,6 +471,115 @@ def _change_fields(request: HttpRequest) -> dict:
     if "\x00" in (fields.get("agent") or ""):
         raise ApiError(400, "invalid-field", "agent holds a NUL character.", field="agent")
     return fields
+
+
+def _set_fields(fields: dict) -> dict:
+    """The fields of a change set: `changes`, a list of {agent, text}, and the set's message
+    and submit."""
+    unknown = sorted(set(fields) - SET_FIELDS)
+    if unknown:
+        raise ApiError(
+            400,
+            "unknown-field",
+            f"Unknown field beside changes: {', '.join(unknown)} (each agent's agent and text "
+            "go in its entry of changes).",
+        )
+    for name, types in {"message": str, "submit": bool, "changes": list}.items():
+        if name in fields and not isinstance(fields[name], types):
+            raise ApiError(400, "invalid-field", f"{name} has the wrong type.", field=name)
+    if not fields["changes"]:
+        raise ApiError(400, "invalid-field", "changes is empty.", field="changes")
+    for index, entry in enumerate(fields["changes"]):
+        where = f"changes[{index}]"
+        if not isinstance(entry, dict):
+            raise ApiError(400, "invalid-field", f"{where} must be an object.", field=where)
+        unknown = sorted(set(entry) - SET_ENTRY_FIELDS)
+        if unknown:
+            raise ApiError(400, "unknown-field", f"Unknown field in {where}: {', '.join(unknown)}.")
+        if not isinstance(entry.get("text"), str):
+            raise ApiError(
+                400, "invalid-field", f"{where}.text is required: the whole file.", field=where
+            )
+        key = entry.get("agent")
+        if key is not None and (not isinstance(key, str) or not key or "\x00" in key):
+            raise ApiError(
+                400,
+                "invalid-field",
+                f"{where}.agent must be an agent's key, or null for a new agent.",
+                field=where,
+            )
+    return fields
+
+
+def _propose_set(request: HttpRequest, fields: dict):
+    """Propose several agents' texts as one change set: reviewed once, published together."""
+    user = request.user
+    limit = settings.REGISTRY_MAX_FILE_BYTES
+    entries = fields["changes"]
+    for index, entry in enumerate(entries):
+        size = len(entry["text"].encode("utf-8", "surrogatepass"))
+        if size > limit:
+            raise ApiError(
+                413,
+                "too-large",
+                f"changes[{index}].text is {size:,} bytes; the limit is {limit:,}.",
+                limit=limit,
+            )
+    keys = [entry["agent"] for entry in entries if entry.get("agent")]
+    agents = {agent.key: agent for agent in Agent.objects.filter(key__in=keys)}
+    missing = [key for key in keys if key not in agents]
+    if missing:
+        raise ApiError(404, "agent-not-found", f"There is no agent with the key {missing[0]!r}.")
+    change = None
+    try:
+        proposed = []
+        for entry in entries:
+            agent = agents.get(entry.get("agent") or "")
+            if agent is None:
+                name = validation.agent_name(parse_text(entry["text"])) or ""
+                proposed.append((None, Agent.path_for_name(name), entry["text"]))
+            else:
+                proposed.append((agent, agent.path, entry["text"]))
+        # A set that cannot be submitted as asked is not left behind as a draft.
+        with transaction.atomic():
+            change = start_set(
+                author=user, entries=proposed, message=fields.get("message", ""), request=request
+            )
+            if fields.get("submit"):
+                change.submit(user, request=request)
+    except ValidationError as refusal:
+        raise _refused(refusal) from None
+    except WorkflowError as error:
+        raise ApiError(400, "cannot-submit", f"Nothing was saved: {error}.") from None
+    items = list(change.items.select_related("agent"))
+    url = _absolute(request, "registry:change_detail", change.pk)
+    response = json_response(
+        {
+            "id": change.pk,
+            "status": change.status,
+            "kind": change.kind,
+            "agent": None,
+            "revision": change.revision,
+            "url": url,
+            "agents": [
+                {
+                    "agent": item.agent.key if item.agent_id else None,
+                    "path": item.path,
+                    "errors": item.error_count,
+                    "warnings": item.warning_count,
+                }
+                for item in items
+            ],
+            "problems": [],  # each agent's are on the change set's page
+            "errors": change.error_count,
+            "warnings": change.warning_count,
+            "valid": change.error_count == 0,
+            **_risk_fields(change),
+        },
+        status=201,
+    )
+    response["Location"] = url
+    return response
 
 
 def _sentence(text: str) -> str:
@@ -488,6 +607,8 @@ def changes(request: HttpRequest):
         AuditEvent.record("change.create.denied", actor=user, request=request, reason=reason)
         raise ApiError(403, "forbidden", f"You may not propose changes: {reason}.")
     fields = _change_fields(request)
+    if "changes" in fields:
+        return _propose_set(request, fields)
     text = fields["text"]
     limit = settings.REGISTRY_MAX_FILE_BYTES
     size = len(text.encode("utf-8", "surrogatepass"))

@@ -15,6 +15,7 @@ from registry.models.agents import (
     text_hash,
 )
 from registry.models.audit import AuditEvent, AuditLogIsAppendOnly
+from registry.models.change_sets import ChangeItem
 from registry.models.changes import (
     ChangeRequest,
     Comment,
@@ -36,6 +37,7 @@ __all__ = [
     "AgentQuerySet",
     "AuditEvent",
     "AuditLogIsAppendOnly",
+    "ChangeItem",
     "ChangeRequest",
     "Comment",
     "ComplianceSnapshot",

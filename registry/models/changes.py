@@ -86,6 +86,7 @@ class Outcome:
     conflicts: tuple[str, ...] = ()  # CONFLICT: the parts both sides changed
     reason: str = ""  # REFUSED: why nothing was done
     review: Review | None = None  # the verdict an approval or a request for changes recorded
+    versions: tuple[Version, ...] = ()  # PUBLISHED, a change set: the versions made live
     comments: tuple[int, ...] = ()  # REFUSED for unresolved comments: their ids
 
     @property
@@ -210,7 +211,7 @@ class ChangeRequestQuerySet(StampedQuerySet):
         as it is now (after the rules changed). Their revisions stay as they are."""
         changes = list(self.select_related("agent"))
         for change in changes:
-            if change.kind != ChangeRequest.Kind.ARCHIVE:
+            if change.kind not in (ChangeRequest.Kind.ARCHIVE, ChangeRequest.Kind.SET):
                 change.error_count, change.warning_count = validation.counts(
                     change.current_problems()
                 )
@@ -242,6 +243,7 @@ class ChangeRequest(models.Model):
         CREATE = "create", "New agent"
         RESTORE = "restore", "Restore"
         ARCHIVE = "archive", "Archive"
+        SET = "set", "Change set"
 
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -307,6 +309,8 @@ class ChangeRequest(models.Model):
         ]
 
     def __str__(self) -> str:
+        if self.kind == self.Kind.SET:
+            return f"Change set #{self.pk}"
         subject = self.agent.display_name if self.agent_id else "new agent"
         return f"Change #{self.pk} to {subject}"
 
@@ -463,6 +467,10 @@ class ChangeRequest(models.Model):
         return risk.summarize_texts(base_version.text if base_version else None, text, target)
 
     def risk_summary(self) -> risk.Summary:
+        if self.kind == self.Kind.SET:
+            from registry.models.change_sets import set_risk
+
+            return set_risk(list(self.items.all()))
         return self.risk_of(self.text, self.base_version, self.agent)
 
     def _risk_after_save(self, text: str, base_version_id) -> str:
@@ -562,7 +570,7 @@ class ChangeRequest(models.Model):
         if self.is_active and (can_propose or can_review):
             actions.add("comment")
         if is_author and can_propose:
-            if self.is_editable:
+            if self.is_editable and self.kind != self.Kind.SET:
                 actions.add("edit")
             if self.status in (self.Status.DRAFT, self.Status.CHANGES_REQUESTED):
                 actions.add("submit")
@@ -631,7 +639,11 @@ class ChangeRequest(models.Model):
                 )
             if change.conflicts:
                 raise WorkflowError("resolve the conflict in the editor before submitting")
-            if change.kind != self.Kind.ARCHIVE:
+            if change.kind == self.Kind.SET:
+                from registry.models.change_sets import refuse_errors
+
+                refuse_errors(change)
+            elif change.kind != self.Kind.ARCHIVE:
                 errors = change.checked().introduced
                 if errors:
                     baseline = change.baseline_version()
@@ -723,6 +735,10 @@ class ChangeRequest(models.Model):
         with a live version that moved, or handed back in conflict with it."""
         if not self.has_enough_approvals():
             raise WorkflowError("the current text does not have enough approvals")
+        if self.kind == self.Kind.SET:
+            from registry.models.change_sets import publish_set
+
+            return publish_set(self, user, request)
         if self.kind == self.Kind.CREATE:
             version = self._publish_new_agent()
         else:

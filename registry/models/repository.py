@@ -27,16 +27,17 @@ class PushQuerySet(models.QuerySet):
 
 
 class Push(models.Model):
-    """One published change on its way to the repository: queued in the transaction that
-    publishes it, so a publish never exists without its push, and a rolled-back one has none."""
+    """One agent's file of a published change on its way to the repository: queued in the
+    transaction that publishes it, so a publish never exists without its push, and a
+    rolled-back one has none. A change set has a push per agent, made into one commit."""
 
     class State(models.TextChoices):
         WAITING = "waiting", "Waiting"
         PUSHED = "pushed", "Pushed"
         CONFLICT = "conflict", "Not pushed: changed in the repository"
 
-    change = models.OneToOneField(
-        "registry.ChangeRequest", on_delete=models.PROTECT, related_name="push"
+    change = models.ForeignKey(
+        "registry.ChangeRequest", on_delete=models.PROTECT, related_name="pushes"
     )
     agent = models.ForeignKey("registry.Agent", on_delete=models.PROTECT, related_name="pushes")
     # The text the file gets; None: the file is removed (the agent was archived).
@@ -44,6 +45,8 @@ class Push(models.Model):
         "registry.Version", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     path = models.CharField(max_length=1024)
+    # The path the file leaves when the change moves it (a rename); "" when it stays.
+    old_path = models.CharField(max_length=1024, blank=True)
     # The sha256 of the text the registry had before (what the repository should hold now);
     # empty for a new agent. A file that holds something else was changed in the repository.
     base_sha256 = models.CharField(max_length=64, blank=True)
@@ -77,6 +80,25 @@ class Push(models.Model):
             version=version,
             path=change.agent.path,
             base_sha256=base,
+        )
+
+    @classmethod
+    def queue_set(cls, change, files) -> list[Push]:
+        """Inside the publishing transaction: a push for each file of a change set, each
+        (agent, version, path, old path or "", sha256 of its base text or ""), in one insert.
+        The sync makes the pushes of one change a single commit."""
+        if not repository_configured():
+            return []
+        return cls.objects.bulk_create(
+            cls(
+                change=change,
+                agent=agent,
+                version=version,
+                path=path,
+                old_path=old_path,
+                base_sha256=base,
+            )
+            for agent, version, path, old_path, base in files
         )
 
 

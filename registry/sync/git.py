@@ -249,11 +249,16 @@ def _co_author(username: str, first_name: str, last_name: str, email: str | None
     return f"{full_name or username} <{email}>" if username and email else ""
 
 
-def describe_change(change, path: str) -> AgentCommitEntry:
-    """The entry for one published change: the version it made (or the archive) at path."""
-    approvers = _approvers([change.pk]).get(change.pk, [])
-    name = _one_line(change.agent.name) or path
-    version = change.published_version
+def describe_change(change, path: str, push=None, approvers=None) -> AgentCommitEntry:
+    """The entry for one published change: the version it made (or the archive) at path; for
+    one agent of a change set, the version its push carries (approvers: the change's, when the
+    caller has them)."""
+    if approvers is None:
+        approvers = _approvers([change.pk]).get(change.pk, [])
+    agent, version = (
+        (push.agent, push.version) if push else (change.agent, change.published_version)
+    )
+    name = _one_line(agent.name) or path
     if version is None:
         return AgentCommitEntry(
             path, name, None, change.author.username, approvers, risk=change.risk

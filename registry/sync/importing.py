@@ -192,3 +192,41 @@ def _store_imported(batch, fields, author, message: str, progress) -> None:
     )
     if progress is not None:
         progress.step(len(batch))
+
+
+def propose_import(
+    files: list[IncomingFile], author, message: str = "", *, skip_rejected: bool = False
+):
+    """The files as one change set for review instead of stored versions: (the report of what
+    the set holds, the change request or None when nothing differs). The rules are import's
+    (rejected files stop it unless skip_rejected; unchanged ones are left out; a file changed
+    both here and in the repository is a conflict, left out); the set's are those of any
+    change set (a new agent's name must be valid and free: ValidationError otherwise)."""
+    from registry.models.change_sets import start_set
+
+    report = ImportReport()
+    accepted, report.rejected = screen(files)
+    if report.rejected and not skip_rejected:
+        return report, None
+    existing = {
+        agent.path: agent
+        for agent in Agent.objects.select_related("live_version")
+        .defer("live_version__text")
+        .filter(path__in=[path for path, _, _ in accepted])
+    }
+    entries = []
+    for path, text, _ in accepted:
+        agent = existing.get(path)
+        live = agent.live_version if agent is not None else None
+        if live is not None and text_hash(text) in (live.sha256, agent.synced_hash):
+            report.unchanged.append(path)
+        elif live is not None and agent.synced_hash and live.sha256 != agent.synced_hash:
+            report.conflicts.append(path)
+        else:
+            (report.created if agent is None else report.updated).append(path)
+            entries.append((agent, path, text))
+    if not entries:
+        return report, None
+    change = start_set(author=author, entries=entries, message=message)
+    report.with_errors = list(change.items.filter(error_count__gt=0).values_list("path", flat=True))
+    return report, change

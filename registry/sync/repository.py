@@ -1,6 +1,7 @@
 """Pushing published changes to the team's repository, from the registry's own clone of it.
 
-One sync runs at a time (RepositoryState's lease). Each waiting push becomes one commit, with
+One sync runs at a time (RepositoryState's lease). Each published change becomes one commit
+(the pushes of a change set's agents together), with
 the message and trailers export_agents --commit writes, plus `Registry-Change: <id>`: a push
 found by that trailer on the remote is done, so a sync killed between its git push and
 recording it never pushes twice. Nothing is ever force-pushed."""
@@ -26,6 +27,7 @@ from registry.sync.files import UnsafePath, read_existing, target_path, write_at
 from registry.sync.git import (
     CHANGE_TRAILER,
     GitError,
+    _approvers,
     commit_message,
     describe_change,
     git,
@@ -228,13 +230,24 @@ class Clone:
 
     def apply(self, push: Push) -> bool | None:
         """Write push's text to its file (or remove it): True when the file changed, False
-        when it already held that text, None when the repository changed it meanwhile."""
+        when it already held that text, None when the repository changed it meanwhile. A push
+        that moves the file removes it from its old path, which must hold the base text."""
         try:
             target = target_path(self.agents, push.path)
+            source = target_path(self.agents, push.old_path) if push.old_path else None
         except UnsafePath:
             return None
         current = read_existing(target)
         wanted = push.version.text.encode() if push.version_id else None
+        if source is not None:
+            left = read_existing(source)
+            if left is None:
+                return False if current == wanted else None
+            if current is not None or hashlib.sha256(left).hexdigest() != push.base_sha256:
+                return None
+            source.unlink()
+            write_atomic(target, wanted)
+            return True
         if current == wanted:
             return False
         if current is None:
@@ -248,21 +261,57 @@ class Clone:
             write_atomic(target, wanted)
         return True
 
-    def commit(self, push: Push) -> str:
-        relative = target_path(self.agents, push.path).relative_to(self.root).as_posix()
-        message = commit_message([describe_change(push.change, push.path)])
-        message += f"{CHANGE_TRAILER}: {push.change_id}\n"
-        self.git("add", "--all", "--", relative)
-        self.git("commit", "--quiet", "--no-verify", "--file=-", "--", relative, stdin=message)
+    def commit(self, pushes: list[Push]) -> str:
+        """One commit of the pushes of one change: each file it writes, moves or removes."""
+        relative = []
+        for push in pushes:
+            for path in (push.path, push.old_path):
+                if path:
+                    relative.append(
+                        target_path(self.agents, path).relative_to(self.root).as_posix()
+                    )
+        one = len(pushes) == 1
+        change_id = pushes[0].change_id
+        approvers = _approvers([change_id]).get(change_id, [])
+        message = commit_message(
+            [
+                describe_change(push.change, push.path, None if one else push, approvers)
+                for push in pushes
+            ]
+        )
+        message += f"{CHANGE_TRAILER}: {pushes[0].change_id}\n"
+        self.git("add", "--all", "--", *relative)
+        self.git("commit", "--quiet", "--no-verify", "--file=-", "--", *relative, stdin=message)
         return self.git("rev-parse", "HEAD").strip()
 
+    def discard(self) -> None:
+        """Undo what was written since the last commit (a change set only partly applied)."""
+        self.git("reset", "--quiet", "--hard")
+        self.git("clean", "-ffdxq")
 
-def _waiting() -> list[Push]:
-    return list(
-        Push.objects.waiting().select_related(
-            "version", "change__agent", "change__author", "change__published_version__author"
-        )
-    )
+
+def _waiting() -> list[list[Push]]:
+    """The waiting pushes, those of one change together, the oldest change first."""
+    changes: dict[int, list[Push]] = {}
+    for push in Push.objects.waiting().select_related(
+        "agent",
+        "version__author",
+        "change__agent",
+        "change__author",
+        "change__published_version__author",
+    ):
+        changes.setdefault(push.change_id, []).append(push)
+    return list(changes.values())
+
+
+def _apply_all(clone: Clone, pushes: list[Push]) -> bool | None:
+    """Apply the pushes of one change, every one or none: None (and the work tree as it was)
+    when the repository changed a file of it; else whether any file changed."""
+    applied = [clone.apply(push) for push in pushes]
+    if None in applied:
+        clone.discard()
+        return None
+    return any(applied)
 
 
 def _record_conflict(push: Push, upstream: str | None) -> None:
@@ -279,11 +328,15 @@ def _record_conflict(push: Push, upstream: str | None) -> None:
 def _record_pushed(pushes: list[tuple[Push, str]], branch: str = "") -> None:
     """The pushes done; on the branch itself, each agent's file there now holds its text."""
     now = timezone.now()
+    by_commit: dict[str, list[int]] = {}
+    for push, commit in pushes:
+        by_commit.setdefault(commit, []).append(push.pk)
     with transaction.atomic():
-        for push, commit in pushes:
-            Push.objects.filter(pk=push.pk).update(
+        for commit, pks in by_commit.items():  # a change set's pushes share their commit
+            Push.objects.filter(pk__in=pks).update(
                 state=Push.State.PUSHED, commit=commit, branch=branch, pushed_at=now
             )
+        for push, _ in pushes:
             if push.version_id and not branch:
                 Agent.objects.filter(pk=push.agent_id, live_version_id=push.version_id).update(
                     synced_hash=push.version.sha256
@@ -352,20 +405,23 @@ def _push_to_branch(clone: Clone, upstream: str | None, progress: Reporter) -> S
         already = clone.pushed_changes(upstream)
         made: list[tuple[Push, str]] = []
         done: list[tuple[Push, str]] = []
-        for push in _waiting():
-            if push.change_id in already:
-                done.append((push, already[push.change_id]))
+        for pushes in _waiting():
+            change_id = pushes[0].change_id
+            if change_id in already:
+                done += [(push, already[change_id]) for push in pushes]
                 continue
-            applied = clone.apply(push)
+            applied = _apply_all(clone, pushes)
             if applied is None:
-                _record_conflict(push, upstream)
-                report.conflicts.append(push.change_id)
+                for push in pushes:
+                    _record_conflict(push, upstream)
+                report.conflicts.append(change_id)
             elif applied:
-                made.append((push, clone.commit(push)))
-            else:  # the repository holds this text already
-                done.append((push, upstream or ""))
+                commit = clone.commit(pushes)
+                made += [(push, commit) for push in pushes]
+            else:  # the repository holds these texts already
+                done += [(push, upstream or "") for push in pushes]
         _record_pushed(done)
-        report.pushed += [push.change_id for push, _ in done]
+        report.pushed += list(dict.fromkeys(push.change_id for push, _ in done))
         if not made:
             if upstream:
                 RepositoryState.saw(upstream)
@@ -373,7 +429,7 @@ def _push_to_branch(clone: Clone, upstream: str | None, progress: Reporter) -> S
         if clone.push(f"refs/heads/{clone.branch}") == "pushed":
             progress.step(len(made) + len(done))
             _record_pushed(made)
-            report.pushed += [push.change_id for push, _ in made]
+            report.pushed += list(dict.fromkeys(push.change_id for push, _ in made))
             report.commit = made[-1][1]
             RepositoryState.saw(report.commit)
             return report
@@ -384,20 +440,22 @@ def _push_to_branch(clone: Clone, upstream: str | None, progress: Reporter) -> S
 def _push_to_branches(clone: Clone, upstream: str | None, progress: Reporter) -> SyncReport:
     """Each change on its own branch, registry/change-<id>, from the configured branch."""
     report = SyncReport()
-    for push in _waiting():
-        progress.step()
+    for pushes in _waiting():
+        progress.step(len(pushes))
+        push = pushes[0]
         branch = f"registry/change-{push.change_id}"
         clone.start_from(upstream)
-        applied = clone.apply(push)
+        applied = _apply_all(clone, pushes)
         if applied is None:
-            _record_conflict(push, upstream)
+            for each in pushes:
+                _record_conflict(each, upstream)
             report.conflicts.append(push.change_id)
             continue
         if not applied:
-            _record_pushed([(push, upstream or "")])
+            _record_pushed([(each, upstream or "") for each in pushes])
             report.pushed.append(push.change_id)
             continue
-        commit = clone.commit(push)
+        commit = clone.commit(pushes)
         if clone.push(f"refs/heads/{branch}") == "moved":
             # Made by an earlier try that was not recorded: the branch holds the change.
             fetched = _remote_git(clone.root, "fetch", "--quiet", "origin", f"refs/heads/{branch}")
@@ -406,7 +464,7 @@ def _push_to_branches(clone: Clone, upstream: str | None, progress: Reporter) ->
             commit = clone.git("rev-parse", "FETCH_HEAD").strip()
             if push.change_id not in clone.pushed_changes(commit):
                 raise RemoteError(f"the branch {branch} exists and holds other commits")
-        _record_pushed([(push, commit)], branch=branch)
+        _record_pushed([(each, commit) for each in pushes], branch=branch)
         report.pushed.append(push.change_id)
         report.commit = commit
     return report

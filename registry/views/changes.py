@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db.models import Case, Value, When
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from registry.agentfiles import risk, validation
+from registry.agentfiles.rendering import unified_diff
 from registry.models import (
     Agent,
     ChangeRequest,
@@ -19,10 +21,13 @@ from registry.models import (
     Result,
     parse_text,
 )
+from registry.models.change_sets import checked_items
 from registry.models.changes import ACTIONS, Action, Comment
 from registry.views.common import HtmxHttpRequest, _diff_context, _wants_fragment, _with_vary
 
 RECENTLY_PUBLISHED = 20
+# The agents of a change set shown on its page at a time, each with its diff.
+SET_ITEMS_PER_PAGE = 25
 
 
 MY_CHANGES_SHOWN = 50
@@ -78,7 +83,9 @@ def change_detail(request: HtmxHttpRequest, pk: int):
         return _with_vary(render(request, f"{template}#diff", context))
 
     checked, unreadable = None, ""
-    if change.is_active and change.kind != ChangeRequest.Kind.ARCHIVE:
+    if change.kind == ChangeRequest.Kind.SET:
+        context.update(_set_context(request, change))
+    elif change.is_active and change.kind != ChangeRequest.Kind.ARCHIVE:
         try:
             checked = change.checked()
         except ValidationError as error:
@@ -111,6 +118,28 @@ def change_detail(request: HtmxHttpRequest, pk: int):
         }
     )
     return _with_vary(render(request, template, context))
+
+
+def _set_context(request: HttpRequest, change: ChangeRequest) -> dict:
+    """A change set's agents on this page: each one's diff against its base version, and, while
+    the set is active, its problems."""
+    items = change.items.select_related("agent", "base_version")
+    page = Paginator(items, SET_ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    shown = list(page.object_list)
+    checked = checked_items(change, shown) if change.is_active else [None] * len(shown)
+    entries = []
+    for item, found in zip(shown, checked, strict=True):
+        diff = unified_diff(item.base_version.text if item.base_version_id else "", item.text)
+        entries.append(
+            {
+                "item": item,
+                "checked": found,
+                "diff": diff,
+                "added": sum(line.kind == "add" for line in diff),
+                "removed": sum(line.kind == "del" for line in diff),
+            }
+        )
+    return {"set_page": page, "set_entries": entries}
 
 
 class _PlacedPart:
@@ -189,7 +218,10 @@ def _say(request: HttpRequest, outcome: Outcome) -> None:
     elif outcome.result == Result.REFUSED:
         messages.error(request, f"Nothing was done: {outcome.reason}.")
     elif outcome.result == Result.PUBLISHED:
-        if outcome.version is not None:
+        if outcome.versions:
+            count = len(outcome.versions)
+            where = f"published: {count} agent{'s' if count != 1 else ''}, together"
+        elif outcome.version is not None:
             where = f"published as version {outcome.version.number}"
         else:
             where = "published: the agent is archived"

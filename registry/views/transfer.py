@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from tempfile import SpooledTemporaryFile
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.exceptions import (
     PermissionDenied,
     RequestDataTooBig,
     TooManyFilesSent,
+    ValidationError,
 )
 from django.db import transaction
 from django.http import FileResponse, HttpRequest
@@ -22,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from registry.forms import ImportUploadForm
 from registry.models import Agent, AuditEvent, ImportJob
 from registry.sync.background_import import from_dict, queue_import
-from registry.sync.importing import ImportReport, import_files
+from registry.sync.importing import ImportReport, import_files, propose_import
 from registry.sync.uploads import SPOOL_BYTES, Upload, _size, write_export_zip
 from registry.tasks import run_import
 from registry.views.common import HtmxHttpRequest, _wants_fragment, _with_vary
@@ -165,6 +167,37 @@ def _unreadable_upload(request: HttpRequest) -> tuple[str, int]:
     return "", 200
 
 
+def _propose_upload(request: HttpRequest, form: ImportUploadForm):
+    """The upload as one change set for review: to its page, or back with why not."""
+    try:
+        report, change = propose_import(
+            form.upload.files,
+            request.user,
+            f"Upload: {form.upload.source}"[:500],
+            skip_rejected=form.cleaned_data["skip_rejected"],
+        )
+    except ValidationError as refusal:
+        problem = "Nothing was proposed: " + " ".join(refusal.messages) + "."
+        return _render_import(request, ImportUploadForm(), problem=problem, status=400)
+    if change is None:
+        return _render_import(
+            request, ImportUploadForm(), upload=form.upload, report=report, dry_run=True
+        )
+    AuditEvent.record(
+        "import.propose",
+        actor=request.user,
+        request=request,
+        source=f"upload: {form.upload.source}"[:1000],
+        change=change.pk,
+    )
+    messages.success(
+        request,
+        f"Change #{change.pk} proposes the upload's {change.items.count()} changed files "
+        f"({report.summary()}). Submit it for review: nothing is stored until it is approved.",
+    )
+    return redirect("registry:change_detail", pk=change.pk)
+
+
 @csrf_protect
 def _import_post(request: HttpRequest):
     _require_maintainer(request)
@@ -172,6 +205,8 @@ def _import_post(request: HttpRequest):
     if not form.is_valid():
         return _render_import(request, form, status=400)
     dry_run = form.cleaned_data["dry_run"]
+    if form.cleaned_data["as_change"] and not dry_run:
+        return _propose_upload(request, form)
     if not dry_run and len(form.upload.files) > IMPORT_IN_BACKGROUND_FROM:
         # Many files: a worker imports them, and the job's page follows it.
         with transaction.atomic():
