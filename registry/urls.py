@@ -40,6 +40,11 @@ urlpatterns = [
     path("changes/", changes.change_queue, name="change_queue"),
     path("changes/<int:pk>/", changes.change_detail, name="change_detail"),
     path(
+        "changes/<int:pk>/agents/<int:item_pk>/edit/",
+        change_sets.change_item_edit,
+        name="change_item_edit",
+    ),
+    path(
         "changes/<int:pk>/comments/<int:comment_pk>/resolve/",
         changes.comment_resolve,
         name="comment_resolve",

@@ -421,3 +421,69 @@ def test_a_set_is_as_risky_as_its_riskiest_agent(four, users):
     change.refresh_from_db()
     assert change.high_risk_approval_missing()
     assert change.status != ChangeRequest.Status.PUBLISHED
+
+
+def conflicted_rename(four, users):
+    """A rename set whose caller-one the live version changed too: a conflict to resolve."""
+    change = propose_rename(four["agents/old-name.md"], "new-name", users["editor"])
+    change.submit(users["editor"])
+    caller = Agent.objects.get(path="agents/caller-one.md")
+    caller.add_version(
+        caller.live_version.text.replace("**old-name** — the old thing", "**old-name** — older")
+    )
+    change.approve(users["reviewer"])
+    change.refresh_from_db()
+    return change, change.items.get(path="agents/caller-one.md"), caller
+
+
+@pytest.mark.django_db
+def test_the_author_resolves_a_set_agents_conflict_in_the_browser(four, users, editor_client):
+    change, item, caller = conflicted_rename(four, users)
+    page = editor_client.get(f"/changes/{change.pk}/").text
+    edit_url = f"/changes/{change.pk}/agents/{item.pk}/edit/"
+    assert f'href="{edit_url}">Resolve</a>' in page
+    assert "Resolve each agent marked <em>conflict</em>" in page
+
+    form = editor_client.get(edit_url).text
+    assert "What the live version changed since this set began" in form
+    assert "+- **old-name** — older" in form
+
+    caller.refresh_from_db()
+    resolved = caller.live_version.text.replace("**old-name** — older", "**new-name** — older")
+    response = editor_client.post(
+        edit_url, {"text": resolved.replace("\n", "\r\n"), "revision": change.revision}
+    )
+
+    assert response.status_code == 302
+    item.refresh_from_db()
+    change.refresh_from_db()
+    assert item.text == resolved  # the file's own line endings, not the form's
+    assert item.base_version_id == caller.live_version_id
+    assert (item.conflicts, change.conflicts) == ([], [])
+    change.submit(users["editor"])
+    assert change.approve(users["reviewer"]).result == Result.PUBLISHED
+
+
+@pytest.mark.django_db
+def test_a_stale_save_of_a_set_agent_keeps_the_text_and_says_so(four, users, editor_client):
+    change, item, _ = conflicted_rename(four, users)
+    url = f"/changes/{change.pk}/agents/{item.pk}/edit/"
+
+    response = editor_client.post(url, {"text": "my edit\n", "revision": change.revision - 1})
+
+    assert response.status_code == 409
+    assert "saved by someone else meanwhile" in response.text
+    assert "my edit" in response.text
+    item.refresh_from_db()
+    assert "my edit" not in item.text
+
+
+@pytest.mark.django_db
+def test_only_the_sets_author_edits_its_agents(four, users, client):
+    change, item, _ = conflicted_rename(four, users)
+    client.force_login(users["reviewer"])
+    url = f"/changes/{change.pk}/agents/{item.pk}/edit/"
+
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"text": "x\n", "revision": change.revision}).status_code == 403
+    assert "Resolve</a>" not in client.get(f"/changes/{change.pk}/").text

@@ -517,6 +517,8 @@ class ChangeRequest(models.Model):
     def next_actor(self) -> str:
         """Who must act next, in words."""
         if self.conflicts:
+            if self.kind == self.Kind.SET:
+                return "the author, to resolve each agent's conflict with its Resolve button"
             return "the author, to resolve the conflict in the editor"
         return {
             self.Status.DRAFT: "the author, to submit it for review",
@@ -638,7 +640,11 @@ class ChangeRequest(models.Model):
                     f"a change that is {change.get_status_display()} cannot be submitted"
                 )
             if change.conflicts:
-                raise WorkflowError("resolve the conflict in the editor before submitting")
+                raise WorkflowError(
+                    "resolve each agent's conflict (its Resolve button) before submitting"
+                    if self.kind == self.Kind.SET
+                    else "resolve the conflict in the editor before submitting"
+                )
             if change.kind == self.Kind.SET:
                 from registry.models.change_sets import refuse_errors
 

@@ -23,6 +23,7 @@ from registry.models import (
 )
 from registry.models.change_sets import checked_items
 from registry.models.changes import ACTIONS, Action, Comment
+from registry.views.change_sets import may_edit_items
 from registry.views.common import HtmxHttpRequest, _diff_context, _wants_fragment, _with_vary
 
 RECENTLY_PUBLISHED = 20
@@ -139,7 +140,11 @@ def _set_context(request: HttpRequest, change: ChangeRequest) -> dict:
                 "removed": sum(line.kind == "del" for line in diff),
             }
         )
-    return {"set_page": page, "set_entries": entries}
+    return {
+        "set_page": page,
+        "set_entries": entries,
+        "can_edit_items": may_edit_items(request.user, change),
+    }
 
 
 class _PlacedPart:
