@@ -619,6 +619,13 @@ def test_several_agents_are_proposed_as_one_change_set(api, registry, editor):
     assert response["Location"] == body["url"]
     # Nothing is published through the API.
     assert Agent.objects.get(key="agent-one").live_version.text == ONE
+    # The change's JSON lists the set's agents.
+    read = api.get(f"/api/changes/{change.pk}").json()
+    assert read["kind"] == "set"
+    assert [(entry["agent"], entry["path"], entry["conflicts"]) for entry in read["agents"]] == [
+        ("agent-one", "agents/agent-one.md", []),
+        ("other-agent", "agents/other-agent.md", []),
+    ]
 
 
 def test_a_change_set_may_add_a_new_agent(api, registry):

@@ -316,6 +316,24 @@ SCHEMAS = {
                     }
                 ),
             },
+            "agents": {
+                "type": "array",
+                "description": "A change set's agents (kind `set`); empty for any other change.",
+                "items": _object(
+                    {
+                        "agent": _nullable("string", description="null: a new agent."),
+                        "path": STRING,
+                        "old_path": {
+                            "type": "string",
+                            "description": "Where the file was, when the set moves it; else empty.",
+                        },
+                        "base_version": _nullable("integer"),
+                        "errors": INTEGER,
+                        "warnings": INTEGER,
+                        "conflicts": {"type": "array", "items": STRING},
+                    }
+                ),
+            },
             "url": {**URL, "description": "The change request's page."},
         }
     ),

@@ -713,6 +713,22 @@ def change_detail(request: HttpRequest, pk: int):
                 }
                 for comment in comments
             ],
+            "agents": [
+                {
+                    "agent": item.agent.key if item.agent_id else None,
+                    "path": item.path,
+                    "old_path": item.old_path,
+                    "base_version": item.base_version.number if item.base_version_id else None,
+                    "errors": item.error_count,
+                    "warnings": item.warning_count,
+                    "conflicts": list(item.conflicts or []),
+                }
+                for item in (
+                    found.items.select_related("agent", "base_version").order_by("path")
+                    if found.kind == ChangeRequest.Kind.SET
+                    else []
+                )
+            ],
             "url": _absolute(request, "registry:change_detail", found.pk),
         }
     )

@@ -9,7 +9,7 @@ edit to any item makes earlier approvals stale, as for a single change."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -133,7 +133,8 @@ def set_hash(items) -> str:
 
 def set_risk(items: list[ChangeItem]) -> risk.Summary:
     """What a set grants: every agent's grants against its base version, each read as the tool
-    that reads its file reads it; its level is the highest. One query for the base texts."""
+    that reads its file reads it and named with its agent; its level is the highest. One query
+    for the base texts."""
     bases = dict(
         Version.objects.filter(
             pk__in=[item.base_version_id for item in items if item.base_version_id]
@@ -143,7 +144,7 @@ def set_risk(items: list[ChangeItem]) -> risk.Summary:
     for item in items:
         before = bases.get(item.base_version_id) if item.base_version_id else None
         summary = risk.summarize_texts(before, item.text, target_of(item.path)[0])
-        grants += summary.grants
+        grants += [replace(grant, what=f"{item.label}: {grant.what}") for grant in summary.grants]
     return risk.Summary(tuple(grants))
 
 
