@@ -13,7 +13,6 @@ from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.core.exceptions import ValidationError
 from django.db import connections, models, transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
@@ -121,12 +120,7 @@ class AgentQuerySet(StampedQuerySet):
             match = search.fts5_query(query)
             if not match:
                 return self.none()
-            return self.filter(
-                pk__in=RawSQL(
-                    f"SELECT rowid FROM {search.FTS_TABLE} WHERE {search.FTS_TABLE} MATCH %s",
-                    [match],
-                )
-            )
+            return self._joined_to_search(match)
         if vendor == "postgresql":
             terms = search.tsquery(query)
             if not terms:
@@ -169,19 +163,25 @@ class AgentQuerySet(StampedQuerySet):
             .order_by("name_match", "search_rank", *by_name)
         )
 
+    def _joined_to_search(self, match: str):
+        """SQLite: the agents joined to their rows of the search table that match (an FTS5
+        MATCH expression), which the MATCH drives."""
+        table = search.FTS_TABLE
+        return self.extra(
+            tables=[table],
+            where=[f"{table}.rowid = {self.model._meta.db_table}.id", f"{table} MATCH %s"],
+            params=[match],
+        )
+
     def _with_search_rank(self, query: str):
         """Agents matching query, each with search_rank: how well it matches, the best lowest."""
         vendor = connections[self.db].vendor
         if vendor == "sqlite":
-            # Joined to the search table, which the MATCH drives: bm25 is read off each match
-            # as it is found, never looked up again per row.
+            # bm25 is read off each match of the joined search table as the MATCH finds it,
+            # never looked up again per row.
             table = search.FTS_TABLE
-            return self.extra(
-                select={"search_rank": f"bm25({table}, {search.FTS_WEIGHTS})"},
-                tables=[table],
-                where=[f"{table}.rowid = {self.model._meta.db_table}.id", f"{table} MATCH %s"],
-                params=[search.fts5_query(query)],
-            )
+            agents = self if table in self.query.extra_tables else self.search(query)
+            return agents.extra(select={"search_rank": f"bm25({table}, {search.FTS_WEIGHTS})"})
         if vendor == "postgresql":
             terms = SearchQuery(search.tsquery(query), search_type="raw", config=search.PG_CONFIG)
             return self.annotate(search_rank=SearchRank(F("search_vector"), terms) * Value(-1.0))
