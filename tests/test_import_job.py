@@ -123,3 +123,30 @@ def test_only_maintainers_see_an_import_job(client, make_user, maintainer):
     client.force_login(make_user("ed", "Editors"))
 
     assert client.get(f"/import/jobs/{job.pk}/").status_code == 403
+
+
+def test_a_large_upload_proposed_for_review_is_made_a_change_set_by_a_worker(
+    maintainer_client, django_capture_on_commit_callbacks
+):
+    from registry.models import ChangeRequest
+
+    files = collection()
+
+    response = upload(maintainer_client, files, django_capture_on_commit_callbacks, as_change="on")
+
+    job = ImportJob.objects.get()
+    assert response["Location"] == f"/import/jobs/{job.pk}/"
+    assert job.as_change
+    assert not ChangeRequest.objects.exists()  # nothing in the request
+
+    result = run_one(DBTaskResult.objects.get(status=TaskResultStatus.READY))
+
+    assert result.status == TaskResultStatus.SUCCESSFUL
+    job.refresh_from_db()
+    change = job.change
+    assert (change.kind, change.items.count()) == ("set", len(files))
+    assert result.return_value["change"] == change.pk
+    assert Agent.objects.count() == 0  # nothing stored until it is approved
+    page = maintainer_client.get(f"/import/jobs/{job.pk}/").text
+    assert f'<a href="/changes/{change.pk}/">Change #{change.pk}</a> proposes' in page
+    assert AuditEvent.objects.get(action="import.propose").details["change"] == change.pk

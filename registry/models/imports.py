@@ -20,6 +20,11 @@ class ImportJob(models.Model):
     )
     source = models.CharField(max_length=1000)
     skip_rejected = models.BooleanField(default=False)
+    # Proposed as one change set for review instead of stored as versions.
+    as_change = models.BooleanField(default=False)
+    change = models.ForeignKey(
+        "registry.ChangeRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # The upload's files as a zip (path -> bytes), emptied once they are stored; the files the
     # upload refused already, as [path, reason].
     payload = models.BinaryField(default=b"")

@@ -7,13 +7,22 @@ from __future__ import annotations
 import io
 import zipfile
 
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
 from registry.models import AuditEvent, ImportJob
-from registry.sync.importing import ImportReport, IncomingFile, import_files, screen
+from registry.sync.importing import (
+    ImportReport,
+    IncomingFile,
+    import_files,
+    propose_import,
+    screen,
+)
 
 SLICE = 100
 
 
-def queue_import(upload, author, *, skip_rejected: bool) -> ImportJob:
+def queue_import(upload, author, *, skip_rejected: bool, as_change: bool = False) -> ImportJob:
     """An ImportJob holding upload's files. The caller queues its task in the same transaction."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -25,6 +34,7 @@ def queue_import(upload, author, *, skip_rejected: bool) -> ImportJob:
         author=author,
         source=upload.source[:1000],
         skip_rejected=skip_rejected,
+        as_change=as_change,
         payload=buffer.getvalue(),
         refused=[[incoming.path, incoming.refused] for incoming in upload.files],
         ignored=upload.ignored,
@@ -49,6 +59,8 @@ def run(job_id: int) -> dict:
     if job.state == ImportJob.State.DONE:
         return job.report
     ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.RUNNING, done=0, error="")
+    if job.as_change:
+        return _propose(job)
     try:
         report = _import(job)
     except Exception as error:
@@ -63,6 +75,40 @@ def run(job_id: int) -> dict:
         **report.audit_details(),
     )
     return as_dict(report)
+
+
+def _propose(job: ImportJob) -> dict:
+    """The upload's files as one change set for review (propose_import), in one transaction:
+    a set is made whole or not at all."""
+    try:
+        with transaction.atomic():
+            report, change = propose_import(
+                _files(job),
+                job.author,
+                f"Upload: {job.source}"[:500],
+                skip_rejected=job.skip_rejected,
+            )
+    except ValidationError as refusal:
+        job.finish(
+            ImportJob.State.FAILED,
+            error=("Nothing was proposed: " + " ".join(refusal.messages) + ".")[:2000],
+        )
+        return {"refused": refusal.messages}
+    except Exception as error:
+        job.finish(ImportJob.State.FAILED, error=f"{type(error).__name__}: {error}"[:2000])
+        raise
+    job.finish(
+        ImportJob.State.DONE, report=as_dict(report), payload=b"", done=job.total, change=change
+    )
+    if change is not None:
+        AuditEvent.record(
+            "import.propose",
+            actor=job.author,
+            source=f"upload: {job.source}"[:1000],
+            job=job.pk,
+            change=change.pk,
+        )
+    return {**as_dict(report), "change": change.pk if change else None}
 
 
 def _import(job: ImportJob) -> ImportReport:

@@ -205,16 +205,20 @@ def _import_post(request: HttpRequest):
     if not form.is_valid():
         return _render_import(request, form, status=400)
     dry_run = form.cleaned_data["dry_run"]
-    if form.cleaned_data["as_change"] and not dry_run:
-        return _propose_upload(request, form)
+    as_change = form.cleaned_data["as_change"] and not dry_run
     if not dry_run and len(form.upload.files) > IMPORT_IN_BACKGROUND_FROM:
-        # Many files: a worker imports them, and the job's page follows it.
+        # Many files: a worker imports (or proposes) them, and the job's page follows it.
         with transaction.atomic():
             job = queue_import(
-                form.upload, request.user, skip_rejected=form.cleaned_data["skip_rejected"]
+                form.upload,
+                request.user,
+                skip_rejected=form.cleaned_data["skip_rejected"],
+                as_change=as_change,
             )
             transaction.on_commit(lambda: run_import.enqueue(job.pk), robust=True)
         return redirect("registry:import_job", pk=job.pk)
+    if as_change:
+        return _propose_upload(request, form)
     report = import_files(
         form.upload.files,
         request.user,
@@ -239,7 +243,7 @@ def _import_post(request: HttpRequest):
 def import_job(request: HtmxHttpRequest, pk: int):
     """A background import's progress, then its report."""
     _require_maintainer(request)
-    job = get_object_or_404(ImportJob.objects.defer("payload"), pk=pk)
+    job = get_object_or_404(ImportJob.objects.defer("payload").select_related("change"), pk=pk)
     report = from_dict(job.report) if job.report else None
     upload = Upload(job.source, ignored=job.ignored, other_files=job.other_files)
     context = {
