@@ -4,24 +4,16 @@ same size limits as any other body: at the WSGI level, and through a real gunico
 import http.client
 import io
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 from django.test import Client
 
 from registry.models import ApiToken, ChangeRequest
 from registry.sync.importing import IncomingFile, import_files
+from tests import servers
 from tests.helpers import agent_text
 
-BASE_DIR = Path(__file__).resolve().parents[1]
 ONE = agent_text()
 OTHER = agent_text("other-agent", "Handles the rest.", delegate_to="- **agent-one** — one\n")
 NEW = agent_text("brand-new", "A new one.", delegate_to="- **agent-one** — one\n")
@@ -173,61 +165,11 @@ def test_a_chunked_body_the_server_cannot_end_gets_411_in_json_under_api(wsgi_ap
 # --- Through gunicorn ---------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def database_url() -> str:
-    """The test database, for a server in another process."""
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings['NAME']}"
-    user, password = settings["USER"] or "postgres", settings["PASSWORD"] or ""
-    credentials = f"{user}:{password}" if password else user
-    host, port = settings["HOST"] or "127.0.0.1", settings["PORT"] or 5432
-    return f"postgres://{credentials}@{host}:{port}/{settings['NAME']}"
-
-
 @pytest.fixture
 def gunicorn(transactional_db):
     """gunicorn with sync workers, as make serve runs it, on the test database."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "DEBUG": "false",
-        "LOG_LEVEL": "CRITICAL",
-    }
-    env.pop("DATABASE_POOL", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "agentsite.wsgi"]
-        + ["--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", "30"],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if send(port, "GET", "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert server.poll() is None, "gunicorn exited"
-            assert time.monotonic() < deadline, "gunicorn did not answer /healthz in 30 s"
-            time.sleep(0.1)
+    with servers.gunicorn() as port:
         yield port
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def send(port: int, method: str, path: str, chunks=None, headers=None):
