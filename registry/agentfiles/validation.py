@@ -589,14 +589,7 @@ def _copilot_problems(document: AgentDocument, data: dict, at):
             yield _unread_value(key, data[key], tool, "true or false", at)
     for key in ("tools", "agents"):
         if data.get(key) is not None and _listed(data[key]) is None:
-            yield Problem(
-                "field-type",
-                ERROR,
-                f"'{key}' must be a comma-separated string or a list of names",
-                at(key),
-                1,
-                f"frontmatter.{key}",
-            )
+            yield _not_a_list(key, at)
     handoffs = data.get("handoffs")
     if handoffs is not None and _handoff_agents(handoffs) is None:
         yield Problem(
@@ -700,20 +693,24 @@ def _listed(value) -> list | None:
     return None
 
 
+def _not_a_list(key: str, at) -> Problem:
+    return Problem(
+        "field-type",
+        ERROR,
+        f"'{key}' must be a comma-separated string or a list of names",
+        at(key),
+        1,
+        f"frontmatter.{key}",
+    )
+
+
 def _tools_problems(data: dict, at):
     for key in ("tools", "disallowedTools", "skills"):
         if key not in data or data[key] is None:
             continue
         items = _listed(data[key])
         if items is None:
-            yield Problem(
-                "field-type",
-                ERROR,
-                f"'{key}' must be a comma-separated string or a list of names",
-                at(key),
-                1,
-                f"frontmatter.{key}",
-            )
+            yield _not_a_list(key, at)
             continue
         if key == "skills":
             continue
