@@ -81,9 +81,14 @@ def temporaries(folder: Path) -> list[Path]:
     return [path for path in folder.rglob("*") if path.name.endswith(TEMP_SUFFIX)]
 
 
+def written(folder: Path) -> int:
+    """How many agent files are in place (a file being written has a temporary name)."""
+    return sum(1 for _ in folder.rglob("*.md")) if folder.exists() else 0
+
+
 def wait_for(folder: Path, process: subprocess.Popen) -> float:
-    """When the export made its folder, which it does just before writing the first file."""
-    while not folder.exists() and process.poll() is None:
+    """When the export put its first file in place: it is writing from then on."""
+    while not written(folder) and process.poll() is None:
         time.sleep(0.002)
     return time.monotonic()
 
@@ -103,8 +108,14 @@ def test_export_killed_at_random_moments_never_leaves_a_torn_file(seeded, tmp_pa
     # How long an export spends writing here, so that the kills land all through it.
     timing = start_export(env, tmp_path / "timing")
     writing_from = wait_for(tmp_path / "timing", timing)
-    assert timing.wait(timeout=120) == 0
+    # Until its last file is in place: what follows (syncing folders, recording what was
+    # exported, the process ending) writes no agent file.
+    while timing.poll() is None and sum(1 for _ in (tmp_path / "timing").rglob("*.md")) < len(
+        files
+    ):
+        time.sleep(0.005)
     writing = time.monotonic() - writing_from
+    assert timing.wait(timeout=120) == 0
     shuffle = random.Random(os.environ.get("KILL_SEED", "killed-export"))
     folders = [tmp_path / f"run-{attempt}" for attempt in range(KILLS)]
     delays = [shuffle.uniform(0.0, 1.0) * writing for _ in folders]

@@ -468,9 +468,7 @@ class ChangeRequest(models.Model):
 
     def risk_summary(self) -> risk.Summary:
         if self.kind == self.Kind.SET:
-            from registry.models.change_sets import set_risk
-
-            return set_risk(list(self.items.all()))
+            return self.items.model.risk_of_set(list(self.items.all()))
         return self.risk_of(self.text, self.base_version, self.agent)
 
     def _risk_after_save(self, text: str, base_version_id) -> str:
@@ -646,9 +644,7 @@ class ChangeRequest(models.Model):
                     else "resolve the conflict in the editor before submitting"
                 )
             if change.kind == self.Kind.SET:
-                from registry.models.change_sets import refuse_errors
-
-                refuse_errors(change)
+                change.items.model.refuse_errors_of(change)
             elif change.kind != self.Kind.ARCHIVE:
                 errors = change.checked().introduced
                 if errors:
@@ -742,9 +738,7 @@ class ChangeRequest(models.Model):
         if not self.has_enough_approvals():
             raise WorkflowError("the current text does not have enough approvals")
         if self.kind == self.Kind.SET:
-            from registry.models.change_sets import publish_set
-
-            return publish_set(self, user, request)
+            return self.items.model.publish_set(self, user, request)
         if self.kind == self.Kind.CREATE:
             version = self._publish_new_agent()
         else:
