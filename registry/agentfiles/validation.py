@@ -367,6 +367,9 @@ _SELECTOR = "\ufe00-\ufe0f\U000e0100-\U000e01ef"
 _HIDDEN_RE = re.compile(
     rf"[{_CONTROL}{_INVISIBLE}]+|[{_SELECTOR}]{{2,}}|(?:(?<=\s)|(?<![\s\S]))[{_SELECTOR}]"
 )
+# Any character _HIDDEN_RE could start at: one plain search rules most texts out at once, where
+# the lookbehinds of _HIDDEN_RE would be tried at every position.
+_HIDDEN_CANDIDATE_RE = re.compile(f"[{_CONTROL}{_INVISIBLE}{_SELECTOR}]")
 _CONTROL_RE = re.compile(f"[{_CONTROL}]")
 _ZERO_WIDTH_JOINER = "\u200d"
 HIDDEN_REPORT_LIMIT = 20
@@ -384,7 +387,10 @@ def _joins_emoji(text: str, start: int) -> bool:
 
 def hidden_runs(text: str) -> Iterator[tuple[int, int]]:
     """(start, end) of each run of characters in text that a reader cannot see."""
-    for match in _HIDDEN_RE.finditer(text):
+    first = _HIDDEN_CANDIDATE_RE.search(text)
+    if first is None:
+        return
+    for match in _HIDDEN_RE.finditer(text, first.start()):
         start, end = match.span()
         if match.group() == _ZERO_WIDTH_JOINER and _joins_emoji(text, start):
             continue
