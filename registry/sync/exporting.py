@@ -44,21 +44,18 @@ def export_agents(root: Path, *, check: bool = False, prune: bool = False, progr
     if not check:
         report.leftovers = remove_leftover_temporaries(root)
     exported = Agent.objects.filter(live_version__isnull=False).order_by("path")
-    # Every path is checked before anything is written: one that cannot be written (unsafe,
-    # too long) is refused, and never stops the export half-way.
+    # Nothing is written until every row was read: a path that cannot be written (unsafe, too
+    # long) is refused, and never stops the export half-way.
     targets, checked = {}, set()
-    for path in exported.values_list("path", flat=True).iterator(chunk_size=1000):
-        try:
-            targets[path] = target_path(root, path, checked)
-        except UnsafePath as error:
-            report.refused.append((path, str(error)))
     rows = exported.values_list("pk", "path", "archived", "synced_hash", "live_version__sha256")
     synced, differing = [], {}
     for pk, path, archived, synced_hash, digest in rows.iterator(chunk_size=1000):
         if progress is not None:
             progress.step()
-        target = targets.get(path)
-        if target is None:
+        try:
+            target = targets[path] = target_path(root, path, checked)
+        except UnsafePath as error:
+            report.refused.append((path, str(error)))
             continue
         if archived:
             try:
