@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from registry.models import Agent, ChangeRequest
+from registry.models import Agent, ChangeRequest, RowPaginator
 from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import agent_text
 
@@ -424,8 +424,8 @@ def test_queries_per_page_do_not_grow_with_the_number_of_agents(
         with CaptureQueriesContext(connection) as queries:
             response = reader.get(LIST_URL, {"sort": "changed"})
         assert len(listed(response)) == count
-        # The fragment: session, user, the cache key, count, rows.
-        with django_assert_num_queries(5):
+        # The fragment: session, user, the cache key, count, the page's keys, its rows.
+        with django_assert_num_queries(6):
             fragment = reader.get(LIST_URL, {"q": "same", "category": "c"}, headers=HTMX)
         assert len(listed(fragment)) == count
         return len(queries)
@@ -558,3 +558,25 @@ def test_on_postgresql_any_commit_elsewhere_moves_the_cache_key():
         other.execute("SELECT pg_current_xact_id()")  # a transaction of its own, committed
 
     assert Agent.objects.generation() != before
+
+
+def test_a_page_of_search_results_keeps_the_ranked_order_across_pages(kubernetes_agents):
+    ranked = Agent.objects.listed(q="kubernetes").in_order("relevance", "kubernetes")
+    paginator = RowPaginator(ranked, 3, Agent.objects.for_list())
+
+    first, second = paginator.page(1), paginator.page(2)
+
+    assert paginator.count == 4
+    assert [agent.name for agent in first] == ["kubernetes", "kubernetes-operator", "zulu-cluster"]
+    assert [agent.name for agent in second] == ["aardvark-tool"]
+    # The rows carry what the list shows, read in the second query.
+    assert [agent.has_open_change for agent in first] == [False, False, False]
+
+
+def test_an_agent_gone_between_the_two_queries_is_left_out_of_its_page(kubernetes_agents):
+    ranked = Agent.objects.listed(q="kubernetes").in_order("relevance", "kubernetes")
+    rows = Agent.objects.for_list().exclude(name="kubernetes-operator")
+
+    page = RowPaginator(ranked, 50, rows).page(1)
+
+    assert [agent.name for agent in page] == ["kubernetes", "zulu-cluster", "aardvark-tool"]

@@ -13,7 +13,7 @@ from functools import wraps
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
-from django.core.paginator import EmptyPage, Paginator
+from django.core.paginator import EmptyPage
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
@@ -31,6 +31,7 @@ from registry.models import (
     ApiToken,
     AuditEvent,
     ChangeRequest,
+    RowPaginator,
     WorkflowError,
     parse_text,
 )
@@ -249,18 +250,16 @@ def agents(request: HttpRequest):
         field, errors = next(iter(form.errors.items()))
         raise ApiError(400, "invalid-parameter", f"{field}: {' '.join(errors)}")
     filters = form.chosen()
-    found = (
-        Agent.objects.listed(
-            q=filters["q"],
-            category=filters["category"],
-            status=filters["status"],
-            archived=filters["archived"],
-        )
-        .select_related("live_version")
-        .only(*LISTED_FIELDS, "updated_at", "live_version__number", "live_version__created_at")
-        .in_order(filters["sort"], filters["q"])
+    found = Agent.objects.listed(
+        q=filters["q"],
+        category=filters["category"],
+        status=filters["status"],
+        archived=filters["archived"],
+    ).in_order(filters["sort"], filters["q"])
+    rows = Agent.objects.select_related("live_version").only(
+        *LISTED_FIELDS, "updated_at", "live_version__number", "live_version__created_at"
     )
-    paginator = Paginator(found, PAGE_SIZE)
+    paginator = RowPaginator(found, PAGE_SIZE, rows)
     try:
         page = paginator.page(_page_number(request))
     except EmptyPage:

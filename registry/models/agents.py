@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db import connections, models, transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.db.models.functions import Lower
@@ -105,6 +106,23 @@ class StampedQuerySet(models.QuerySet):
     def update(self, **kwargs):
         kwargs.setdefault("updated_at", timezone.now())
         return super().update(**kwargs)
+
+
+class RowPaginator(Paginator):
+    """Pages of an ordered queryset of agents, found in two steps: the page's keys by a query
+    of the filter and the order alone, then those agents' rows by `rows` (a queryset with what
+    a page shows: joins, annotations), in the page's order. A search ranks every match; so only
+    their keys go through the sort, and the joins are made for one page's rows."""
+
+    def __init__(self, ordered, per_page: int, rows):
+        super().__init__(ordered.values_list("pk", flat=True), per_page)
+        self.rows = rows
+
+    def _get_page(self, keys, number, paginator):
+        keys = list(keys)
+        found = self.rows.in_bulk(keys)
+        # An agent deleted between the two queries is left out of its page.
+        return super()._get_page([found[key] for key in keys if key in found], number, paginator)
 
 
 class AgentQuerySet(StampedQuerySet):

@@ -9,7 +9,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -26,6 +25,7 @@ from registry.forms import AgentListFilters
 from registry.models import (
     Agent,
     ChangeRequest,
+    RowPaginator,
     Version,
 )
 from registry.views.common import (
@@ -97,8 +97,8 @@ def _agent_list_results(request: HttpRequest, filters: dict) -> dict:
         status=filters["status"],
         archived=filters["archived"],
         problem=filters["problem"],
-    ).for_list()
-    page = Paginator(agents.in_order(filters["sort"], filters["q"]), AGENTS_PER_PAGE).get_page(
+    ).in_order(filters["sort"], filters["q"])
+    page = RowPaginator(agents, AGENTS_PER_PAGE, Agent.objects.for_list()).get_page(
         request.GET.get("page")
     )
     return {
