@@ -89,6 +89,16 @@ TEMPLATES = [
             ],
         },
     },
+    # registry/jinja2/: the few templates that pages render on every request, where Django's
+    # template language would be most of the page's time.
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "environment": "registry.templating.environment",
+            "context_processors": ["django.contrib.auth.context_processors.auth"],
+        },
+    },
 ]
 
 WSGI_APPLICATION = "agentsite.wsgi.application"
