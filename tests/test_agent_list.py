@@ -102,6 +102,33 @@ def test_long_descriptions_are_shortened(reader):
     assert "…" in html
 
 
+def test_text_from_agent_files_is_escaped_in_the_rows(reader):
+    add_agents(
+        agent_text(
+            "<b>bold</b>",
+            """<script>alert("x")</script> & 'more'""",
+            extra="category: <i>data</i>\n",
+        )
+    )
+
+    for response in (reader.get(LIST_URL), reader.get(LIST_URL, headers=HTMX)):
+        html = response.content.decode()
+        assert "<b>" not in html
+        assert "<script>" not in html
+        assert "<i>" not in html
+        assert "&lt;b&gt;bold&lt;/b&gt;</a>" in html
+        assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &#39;more&#39;" in html
+        assert "<td>&lt;i&gt;data&lt;/i&gt;</td>" in html
+
+
+def test_one_agent_is_counted_in_the_singular(reader):
+    add_agents(agent_text("lonely", "Alone.", delegate_to="- none\n"))
+
+    html = reader.get(LIST_URL).content.decode()
+
+    assert re.search(r"\b1 agent\s*</p>", html)
+
+
 @pytest.mark.parametrize(
     ("query", "found"),
     [
@@ -352,6 +379,21 @@ def test_pages_hold_fifty_agents_and_keep_the_filters(reader):
     assert "Next" not in second_html
 
 
+def test_page_links_load_the_next_results_in_place(reader):
+    add_agents(
+        *[agent_text(f"agent-{n:03}", "Same job.", delegate_to="- none\n") for n in range(51)]
+    )
+
+    html = reader.get(LIST_URL, {"page": "2"}, headers=HTMX).content.decode()
+
+    assert '<nav class="pagination" aria-label="Pages">' in html
+    assert (
+        '<a href="/agents/?page=1" rel="prev"\n'
+        '       hx-get="/agents/?page=1" hx-target="#results" hx-swap="outerHTML" '
+        'hx-push-url="true">&larr; Previous</a>'
+    ) in html
+
+
 def test_a_page_past_the_end_shows_the_last_page(reader, three_agents):
     response = reader.get(LIST_URL, {"page": "99"})
 
@@ -410,6 +452,12 @@ def test_no_results_offer_to_clear_the_search(reader, three_agents):
     assert "No agents match &ldquo;zzz&rdquo;" in html
     assert '<a href="/agents/">Clear the search and filters</a>' in html
     assert "No agents yet" not in html
+
+
+def test_the_search_is_escaped_where_nothing_matches(reader, three_agents):
+    html = reader.get(LIST_URL, {"q": "<b>zzz</b>"}, headers=HTMX).content.decode()
+
+    assert "No agents match &ldquo;&lt;b&gt;zzz&lt;/b&gt;&rdquo;" in html
 
 
 def test_queries_per_page_do_not_grow_with_the_number_of_agents(

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import content_disposition_header
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from registry.agentfiles.rendering import (
@@ -86,8 +87,9 @@ def _list_cached(generation, parts: tuple, make, keep=lambda made: True):
 def _render_list_results(request: HttpRequest, filters: dict) -> tuple[str, bool]:
     """The results fragment, and whether it holds any agent."""
     context = _agent_list_results(request, filters)
-    html = render_to_string("registry/agent_list.html#results", context, request)
-    return html, bool(context["page"].object_list)
+    html = render_to_string("registry/agent_list_results.html", context, request, using="jinja2")
+    # Escaped by Jinja2 as it was made: the page places it as it is.
+    return mark_safe(html), bool(context["page"].object_list)
 
 
 def _agent_list_results(request: HttpRequest, filters: dict) -> dict:
