@@ -14,7 +14,7 @@ def review_queue(request):
 
     @cache
     def waiting_count() -> int:
-        return ChangeRequest.objects.waiting_for(user).count()
+        return ChangeRequest.count_waiting_for(user)
 
     # Templates call a callable they are given: the count is made on first use, then kept.
     return {"waiting_count": waiting_count}

@@ -714,6 +714,26 @@ def test_no_count_without_changes_waiting(author):
     assert "waiting-count" not in html
 
 
+def test_the_header_counts_the_changes_waiting_for_finds(
+    author, reviewer, make_user, demo_agents, settings
+):
+    settings.REGISTRY_APPROVALS_REQUIRED = 2
+    approved_once = open_change(author, demo_agents["backend-architect"])
+    approved_once.approve(reviewer, seen_hash=approved_once.text_hash)
+    draft(author, demo_agents["performance-engineer"])
+    sent_back = open_change(author, demo_agents["security-engineer"])
+    sent_back.request_changes(reviewer, "Shorter, please.")
+    open_change(make_user("eve", "Editors"), demo_agents["security-engineer"])
+    users = [author, reviewer, make_user("ria", "Reviewers"), make_user("nobody")]
+
+    counts = {user.username: ChangeRequest.count_waiting_for(user) for user in users}
+
+    assert counts == {"ada": 2, "rex": 1, "ria": 2, "nobody": 0}
+    assert counts == {
+        user.username: ChangeRequest.objects.waiting_for(user).count() for user in users
+    }
+
+
 # --- History, compare, restore, archive ------------------------------------------------------
 
 
