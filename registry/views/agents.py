@@ -129,6 +129,8 @@ class ListRow:
 def _list_rows(agents) -> list[ListRow]:
     # One reverse for the page: every agent's URL is the same with its key in it.
     url = reverse("registry:agent_detail", args=["0"]).removesuffix("0/")
+    # Looked up once for the page: timezone.localtime() reads it again for every row.
+    zone = timezone.get_current_timezone()
     rows = []
     for agent in agents:
         description = agent.description
@@ -137,7 +139,7 @@ def _list_rows(agents) -> list[ListRow]:
         version = agent.live_version
         changed = {}
         if version is not None:
-            at = timezone.localtime(version.created_at)
+            at = version.created_at.astimezone(zone)
             changed = {
                 "changed_at": at.isoformat(),
                 "changed_shown": at.strftime("%Y-%m-%d %H:%M"),
