@@ -615,10 +615,10 @@ def test_a_page_of_search_results_keeps_the_ranked_order_across_pages(kubernetes
     first, second = paginator.page(1), paginator.page(2)
 
     assert paginator.count == 4
-    assert [agent.name for agent in first] == ["kubernetes", "kubernetes-operator", "zulu-cluster"]
-    assert [agent.name for agent in second] == ["aardvark-tool"]
+    assert [row["name"] for row in first] == ["kubernetes", "kubernetes-operator", "zulu-cluster"]
+    assert [row["name"] for row in second] == ["aardvark-tool"]
     # The rows carry what the list shows, read in the second query.
-    assert [agent.has_open_change for agent in first] == [False, False, False]
+    assert [row["has_open_change"] for row in first] == [False, False, False]
 
 
 def test_an_agent_gone_between_the_two_queries_is_left_out_of_its_page(kubernetes_agents):
@@ -627,4 +627,13 @@ def test_an_agent_gone_between_the_two_queries_is_left_out_of_its_page(kubernete
 
     page = RowPaginator(ranked, 50, rows).page(1)
 
-    assert [agent.name for agent in page] == ["kubernetes", "zulu-cluster", "aardvark-tool"]
+    assert [row["name"] for row in page] == ["kubernetes", "zulu-cluster", "aardvark-tool"]
+
+
+def test_model_rows_are_paged_too(kubernetes_agents):
+    # The API pages model instances with the same paginator.
+    ranked = Agent.objects.listed(q="kubernetes").in_order("relevance", "kubernetes")
+
+    page = RowPaginator(ranked, 2, Agent.objects.all()).page(1)
+
+    assert [agent.display_name for agent in page] == ["kubernetes", "kubernetes-operator"]

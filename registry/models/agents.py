@@ -120,7 +120,9 @@ class RowPaginator(Paginator):
 
     def _get_page(self, keys, number, paginator):
         keys = list(keys)
-        found = self.rows.in_bulk(keys)
+        rows = self.rows.filter(pk__in=keys) if keys else []
+        # Model instances or, from values(), dicts that hold their "pk".
+        found = {row["pk"] if isinstance(row, dict) else row.pk: row for row in rows}
         # An agent deleted between the two queries is left out of its page.
         return super()._get_page([found[key] for key in keys if key in found], number, paginator)
 
@@ -256,11 +258,14 @@ class AgentQuerySet(StampedQuerySet):
         return self.filter(problems__icontains=f'"code": "{code}"')
 
     def for_list(self):
-        """What a row of the agent list shows, in one query: no text of any version."""
-        return (
-            self.select_related("live_version__author")
-            .only(*LISTED_FIELDS, "live_version__created_at", "live_version__author__username")
-            .annotate(has_open_change=Exists(self._open_changes()))
+        """What a row of the agent list shows, in one query, as dicts: no text of any version,
+        and no model instances (reading a page's rows as dicts takes half the time)."""
+        return self.values(
+            "pk",
+            *LISTED_FIELDS,
+            changed_at=F("live_version__created_at"),
+            changed_by=F("live_version__author__username"),
+            has_open_change=Exists(self._open_changes()),
         )
 
     def categories(self) -> list[str]:
@@ -618,7 +623,12 @@ class Agent(models.Model):
 
     @property
     def display_name(self) -> str:
-        return self.name or self.path
+        return self.name_shown(self.name, self.path)
+
+    @staticmethod
+    def name_shown(name: str, path: str) -> str:
+        """What pages call an agent: its name, or its path when its file names none."""
+        return name or path
 
     @classmethod
     def path_for_name(cls, name: str) -> str:
