@@ -31,7 +31,9 @@ class PathTooLong(UnsafePath):
 def clean_relative_path(path: str) -> str:
     """A repository-relative POSIX path, or UnsafePath saying why it is not one.
 
-    Every way a path comes in (import, upload, drift, export) goes through here."""
+    Every way a path comes in (import, upload, drift, export) goes through here. It reads the
+    path as PurePosixPath does (a//b, ./a and a/ are a/b, a and a), with string operations
+    only: an export checks every agent's path."""
     if not path or "\x00" in path or "\\" in path:
         raise UnsafePath(f"{shown_path(path)!r} is not a usable file path")
     try:
@@ -39,17 +41,17 @@ def clean_relative_path(path: str) -> str:
     except UnicodeEncodeError:  # a file name that was not UTF-8, read with surrogateescape
         raise UnsafePath(f"{shown_path(path)!r} is not a UTF-8 file name; rename it") from None
     check_length(path)
-    pure = PurePosixPath(path)
-    if pure.is_absolute():
+    if path.startswith("/"):
         raise UnsafePath(f"{path!r} is absolute; agent paths are relative to the repository")
-    parts = pure.parts
-    if any(part in {"..", "."} for part in parts) or not parts:
+    parts = [part for part in path.split("/") if part not in {"", "."}]
+    if not parts or ".." in parts:
         raise UnsafePath(f"{path!r} leaves its folder")
     if ".git" in parts:
         raise UnsafePath(f"{path!r} is inside .git")
-    if pure.suffix != ".md":
+    # PurePosixPath's suffix: a name that is only ".md" has none.
+    if not parts[-1].endswith(".md") or parts[-1] == ".md":
         raise UnsafePath(f"{path!r} is not a .md file")
-    return pure.as_posix()
+    return "/".join(parts)
 
 
 def check_length(path: str) -> None:
@@ -60,7 +62,7 @@ def check_length(path: str) -> None:
             f"{shown_path(path)!r} is {len(path):,} characters long; a path may have at most "
             f"{MAX_PATH_CHARACTERS:,}"
         )
-    for name in PurePosixPath(path).parts:
+    for name in path.split("/"):
         size = len(name.encode("utf-8", "surrogatepass"))
         if size > MAX_NAME_BYTES:
             where = "" if name == path else f" in {shown_path(path)!r}"
