@@ -1,4 +1,4 @@
-"""Checking agent paths (registry/sync/files.py)."""
+"""Checking agent paths and where they land (registry/sync/files.py)."""
 
 from pathlib import PurePosixPath
 
@@ -6,7 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from registry.sync.files import UnsafePath, clean_relative_path
+from registry.sync.files import (
+    UnsafePath,
+    clean_relative_path,
+    target_fspath,
+    target_path,
+)
 
 # Pieces that make the paths where a reading could go wrong: empty and "." parts, "..",
 # ".git", a name that is only ".md", slashes at either end and doubled.
@@ -30,3 +35,33 @@ def test_a_path_is_read_as_pathlib_reads_it(path):
             clean_relative_path(path)
     else:
         assert clean_relative_path(path) == expected
+
+
+def test_a_target_is_the_path_under_the_folder(tmp_path):
+    (tmp_path / "team").mkdir()
+
+    assert target_path(tmp_path, "team//./x.md") == tmp_path / "team/x.md"
+    assert target_fspath(str(tmp_path), "team/x.md") == str(tmp_path / "team/x.md")
+    assert target_fspath(str(tmp_path), "new/deeper/x.md") == str(tmp_path / "new/deeper/x.md")
+
+
+@pytest.mark.parametrize("checked", [None, set()], ids=["alone", "checking-many"])
+def test_a_target_through_a_symlinked_folder_or_a_file_is_refused(tmp_path, checked):
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "team").symlink_to(tmp_path / "outside", target_is_directory=True)
+    (tmp_path / "file").write_text("not a folder")
+
+    with pytest.raises(UnsafePath, match="is a symlink"):
+        target_fspath(str(tmp_path), "team/x.md", checked)
+    with pytest.raises(UnsafePath, match="is not a folder"):
+        target_fspath(str(tmp_path), "file/x.md", checked)
+
+
+def test_folders_checked_once_are_remembered_only_when_safe(tmp_path):
+    (tmp_path / "team/inner").mkdir(parents=True)
+    checked = set()
+
+    target_fspath(str(tmp_path), "team/inner/x.md", checked)
+    target_fspath(str(tmp_path), "later/x.md", checked)  # not there yet: made when written
+
+    assert checked == {"team", "team/inner"}

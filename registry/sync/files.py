@@ -9,7 +9,8 @@ import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from itertools import accumulate
+from pathlib import Path
 
 TEMP_SUFFIX = ".agent-registry-tmp"
 # The longest path an agent may have (its column's length), and the longest file or folder name
@@ -115,29 +116,40 @@ def read_limited(path: Path, limit: int) -> bytes:
         return handle.read(limit + 1)
 
 
-def target_path(folder: Path, relative: str, checked: set[Path] | None = None) -> Path:
-    """Where relative lands under folder; refuses any parent that is a symlink or not a folder.
-    checked: the parents found safe already by this caller, which it keeps for its next paths
-    (an export checks each folder once, not once per file in it)."""
+def target_path(folder: Path, relative: str) -> Path:
+    """Where relative lands under folder; refuses any parent that is a symlink or not a folder."""
+    return Path(target_fspath(os.fspath(folder), relative))
+
+
+def target_fspath(folder: str, relative: str, checked: set[str] | None = None) -> str:
+    """target_path as a string, for a caller that checks thousands of paths (an export), to
+    which making a Path for each costs more than checking it. checked: the folders (relative to
+    folder) found safe already by this caller, which it keeps for its next paths, so that each
+    folder is checked once."""
     relative = clean_relative_path(relative)
-    current = Path(folder)
-    for part in PurePosixPath(relative).parts[:-1]:
-        current = current / part
-        if checked is not None and current in checked:
+    parents = relative.split("/")[:-1]
+    if checked is not None and "/".join(parents) in checked:
+        return os.path.join(folder, relative)
+    for under in accumulate(parents, "{}/{}".format):
+        if checked is not None and under in checked:
             continue
+        current = os.path.join(folder, under)
         try:
-            if current.is_symlink():
-                raise UnsafePath(f"{relative}: {current} is a symlink; not writing through it")
-            if current.exists() and not current.is_dir():
-                raise UnsafePath(f"{relative}: {current} is not a folder")
+            mode = os.lstat(current).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # made when the file is written
         except OSError as error:  # too long with the folder before it, say, or not readable
             raise UnsafePath(f"{shown_path(relative)}: {error.strerror or error}") from None
-        if checked is not None and current.is_dir():
-            checked.add(current)
-    return current / PurePosixPath(relative).name
+        if stat.S_ISLNK(mode):
+            raise UnsafePath(f"{relative}: {current} is a symlink; not writing through it")
+        if not stat.S_ISDIR(mode):
+            raise UnsafePath(f"{relative}: {current} is not a folder")
+        if checked is not None:
+            checked.add(under)
+    return os.path.join(folder, relative)
 
 
-def read_existing(path: Path) -> bytes | None:
+def read_existing(path: str | Path) -> bytes | None:
     """The bytes at path, or None when there is no regular file there (a symlink counts as none)."""
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
