@@ -1,5 +1,6 @@
-"""Checking agent paths and where they land (registry/sync/files.py)."""
+"""Checking agent paths and reading the files at them (registry/sync/files.py)."""
 
+import os
 from pathlib import PurePosixPath
 
 import pytest
@@ -7,8 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from registry.sync.files import (
+    READ_SIZE,
     UnsafePath,
     clean_relative_path,
+    read_existing,
     target_fspath,
     target_path,
 )
@@ -65,3 +68,23 @@ def test_folders_checked_once_are_remembered_only_when_safe(tmp_path):
     target_fspath(str(tmp_path), "later/x.md", checked)  # not there yet: made when written
 
     assert checked == {"team", "team/inner"}
+
+
+def test_existing_bytes_are_read_whole(tmp_path):
+    small, large = tmp_path / "small.md", tmp_path / "large.md"
+    small.write_bytes(b"")
+    large.write_bytes(os.urandom(3 * READ_SIZE + 5))
+
+    assert read_existing(small) == b""
+    assert read_existing(str(large)) == large.read_bytes()
+
+
+def test_no_regular_file_reads_as_none(tmp_path):
+    (tmp_path / "real.md").write_text("real")
+    (tmp_path / "link.md").symlink_to(tmp_path / "real.md")
+    (tmp_path / "folder.md").mkdir()
+
+    assert read_existing(tmp_path / "link.md") is None
+    assert read_existing(tmp_path / "folder.md") is None
+    assert read_existing(tmp_path / "missing.md") is None
+    assert read_existing(tmp_path / "real.md/below.md") is None
