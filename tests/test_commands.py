@@ -602,6 +602,23 @@ def test_export_into_the_repository_it_came_from_writes_nothing(imported):
 
 
 @pytest.mark.django_db
+def test_export_rewrites_a_file_edited_by_hand_to_the_same_size_and_time(imported):
+    target = imported / "team/third.md"
+    before = target.stat()
+    live = target.read_bytes()
+    target.write_bytes(live.replace(b"third", b"THIRD", 1))
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert target.stat().st_size == before.st_size
+    assert target.stat().st_mtime_ns == before.st_mtime_ns
+
+    code, out, _ = run("export_agents", imported)
+
+    assert code == 0
+    assert out.strip() == "1 written, 2 unchanged, 0 removed, 0 refused"
+    assert target.read_bytes() == live
+
+
+@pytest.mark.django_db
 def test_export_check_writes_nothing_and_names_what_differs(imported):
     Agent.objects.get(path="team/third.md").add_version(
         agent_text(name="third", description="New.")

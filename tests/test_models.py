@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import ProtectedError
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from registry.models import Agent, ImmutableVersionError, Version
@@ -574,6 +575,20 @@ def test_export_records_what_it_synced_so_a_later_edit_in_the_repository_is_a_co
     path.write_bytes(path.read_bytes().replace(b"Does one thing well.", b"Changed there."))
     report = import_files([IncomingFile(created.path, path.read_bytes())])
     assert report.conflicts == [created.path]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's planner and row layout")
+def test_after_a_large_import_export_reads_live_hashes_from_the_index_not_the_rows(tmp_path):
+    import_files(_many_files(PARALLEL_MIN_FILES + 10))
+
+    with CaptureQueriesContext(connection) as queries:
+        export_agents(tmp_path)
+
+    rows = next(query["sql"] for query in queries if '"sha256"' in query["sql"])
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {rows}")
+        plan = " ".join(step[-1] for step in cursor.fetchall())
+    assert "USING COVERING INDEX version_id_sha256" in plan
 
 
 _derive = deriving_module._derive

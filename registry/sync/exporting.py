@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from registry.sync.files import (
     fsync_folder,
     read_existing,
     remove_leftover_temporaries,
-    target_path,
+    target_fspath,
     write_atomic,
 )
 
@@ -46,22 +47,23 @@ def export_agents(root: Path, *, check: bool = False, prune: bool = False, progr
     exported = Agent.objects.filter(live_version__isnull=False).order_by("path")
     # Nothing is written until every row was read: a path that cannot be written (unsafe, too
     # long) is refused, and never stops the export half-way.
-    targets, checked = {}, set()
+    folder, targets, checked = os.fspath(root), {}, set()
     rows = exported.values_list("pk", "path", "archived", "synced_hash", "live_version__sha256")
     synced, differing = [], {}
     for pk, path, archived, synced_hash, digest in rows.iterator(chunk_size=1000):
         if progress is not None:
             progress.step()
         try:
-            target = targets[path] = target_path(root, path, checked)
+            target = targets[path] = target_fspath(folder, path, checked)
         except UnsafePath as error:
             report.refused.append((path, str(error)))
             continue
         if archived:
             try:
-                if prune and (target.is_file() or target.is_symlink()):
+                archived_file = Path(target)
+                if prune and (archived_file.is_file() or archived_file.is_symlink()):
                     if not check:
-                        target.unlink()
+                        archived_file.unlink()
                     report.removed.append(path)
             except OSError as error:
                 report.refused.append((path, error.strerror or str(error)))
@@ -87,16 +89,16 @@ def export_agents(root: Path, *, check: bool = False, prune: bool = False, progr
             if check:
                 continue
             try:
-                write_atomic(targets[path], text.encode("utf-8"), sync_folder=False)
+                write_atomic(Path(targets[path]), text.encode("utf-8"), sync_folder=False)
             except OSError as error:
                 report.written.remove(path)
                 report.refused.append((path, error.strerror or str(error)))
                 synced = [agent for agent in synced if agent.pk != pk]
                 continue
-            written_to.add(targets[path].parent)
+            written_to.add(os.path.dirname(targets[path]))
     # Each folder written to is synced once, which makes its files' renames durable.
-    for folder in sorted(written_to):
-        fsync_folder(folder)
+    for written_folder in sorted(written_to):
+        fsync_folder(written_folder)
     if not check:
         update_rows(synced, ["synced_hash"])
     return report

@@ -9,7 +9,8 @@ import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from itertools import accumulate
+from pathlib import Path
 
 TEMP_SUFFIX = ".agent-registry-tmp"
 # The longest path an agent may have (its column's length), and the longest file or folder name
@@ -31,7 +32,9 @@ class PathTooLong(UnsafePath):
 def clean_relative_path(path: str) -> str:
     """A repository-relative POSIX path, or UnsafePath saying why it is not one.
 
-    Every way a path comes in (import, upload, drift, export) goes through here."""
+    Every way a path comes in (import, upload, drift, export) goes through here. It reads the
+    path as PurePosixPath does (a//b, ./a and a/ are a/b, a and a), with string operations
+    only: an export checks every agent's path."""
     if not path or "\x00" in path or "\\" in path:
         raise UnsafePath(f"{shown_path(path)!r} is not a usable file path")
     try:
@@ -39,17 +42,17 @@ def clean_relative_path(path: str) -> str:
     except UnicodeEncodeError:  # a file name that was not UTF-8, read with surrogateescape
         raise UnsafePath(f"{shown_path(path)!r} is not a UTF-8 file name; rename it") from None
     check_length(path)
-    pure = PurePosixPath(path)
-    if pure.is_absolute():
+    if path.startswith("/"):
         raise UnsafePath(f"{path!r} is absolute; agent paths are relative to the repository")
-    parts = pure.parts
-    if any(part in {"..", "."} for part in parts) or not parts:
+    parts = [part for part in path.split("/") if part not in {"", "."}]
+    if not parts or ".." in parts:
         raise UnsafePath(f"{path!r} leaves its folder")
     if ".git" in parts:
         raise UnsafePath(f"{path!r} is inside .git")
-    if pure.suffix != ".md":
+    # PurePosixPath's suffix: a name that is only ".md" has none.
+    if not parts[-1].endswith(".md") or parts[-1] == ".md":
         raise UnsafePath(f"{path!r} is not a .md file")
-    return pure.as_posix()
+    return "/".join(parts)
 
 
 def check_length(path: str) -> None:
@@ -60,7 +63,7 @@ def check_length(path: str) -> None:
             f"{shown_path(path)!r} is {len(path):,} characters long; a path may have at most "
             f"{MAX_PATH_CHARACTERS:,}"
         )
-    for name in PurePosixPath(path).parts:
+    for name in path.split("/"):
         size = len(name.encode("utf-8", "surrogatepass"))
         if size > MAX_NAME_BYTES:
             where = "" if name == path else f" in {shown_path(path)!r}"
@@ -113,29 +116,40 @@ def read_limited(path: Path, limit: int) -> bytes:
         return handle.read(limit + 1)
 
 
-def target_path(folder: Path, relative: str, checked: set[Path] | None = None) -> Path:
-    """Where relative lands under folder; refuses any parent that is a symlink or not a folder.
-    checked: the parents found safe already by this caller, which it keeps for its next paths
-    (an export checks each folder once, not once per file in it)."""
+def target_path(folder: Path, relative: str) -> Path:
+    """Where relative lands under folder; refuses any parent that is a symlink or not a folder."""
+    return Path(target_fspath(os.fspath(folder), relative))
+
+
+def target_fspath(folder: str, relative: str, checked: set[str] | None = None) -> str:
+    """target_path as a string, for a caller that checks thousands of paths (an export), to
+    which making a Path for each costs more than checking it. checked: the folders (relative to
+    folder) found safe already by this caller, which it keeps for its next paths, so that each
+    folder is checked once."""
     relative = clean_relative_path(relative)
-    current = Path(folder)
-    for part in PurePosixPath(relative).parts[:-1]:
-        current = current / part
-        if checked is not None and current in checked:
+    parents = relative.split("/")[:-1]
+    if checked is not None and "/".join(parents) in checked:
+        return os.path.join(folder, relative)
+    for under in accumulate(parents, "{}/{}".format):
+        if checked is not None and under in checked:
             continue
+        current = os.path.join(folder, under)
         try:
-            if current.is_symlink():
-                raise UnsafePath(f"{relative}: {current} is a symlink; not writing through it")
-            if current.exists() and not current.is_dir():
-                raise UnsafePath(f"{relative}: {current} is not a folder")
+            mode = os.lstat(current).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # made when the file is written
         except OSError as error:  # too long with the folder before it, say, or not readable
             raise UnsafePath(f"{shown_path(relative)}: {error.strerror or error}") from None
-        if checked is not None and current.is_dir():
-            checked.add(current)
-    return current / PurePosixPath(relative).name
+        if stat.S_ISLNK(mode):
+            raise UnsafePath(f"{relative}: {current} is a symlink; not writing through it")
+        if not stat.S_ISDIR(mode):
+            raise UnsafePath(f"{relative}: {current} is not a folder")
+        if checked is not None:
+            checked.add(under)
+    return os.path.join(folder, relative)
 
 
-def read_existing(path: Path) -> bytes | None:
+def read_existing(path: str | Path) -> bytes | None:
     """The bytes at path, or None when there is no regular file there (a symlink counts as none)."""
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
@@ -145,10 +159,22 @@ def read_existing(path: Path) -> bytes | None:
         if error.errno == errno.ELOOP:  # a symlink
             return None
         raise
-    with os.fdopen(descriptor, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
             return None
-        return handle.read()
+        # Plain reads, without a buffered file object: an export reads thousands of files. One
+        # read of the size fstat gave, then on to the end (past that size if the file grew).
+        data = os.read(descriptor, status.st_size)
+        while more := os.read(descriptor, READ_SIZE):
+            data += more
+        return data
+    finally:
+        os.close(descriptor)
+
+
+# How much read_existing asks for at a time past the size the file had when it was opened.
+READ_SIZE = 1 << 16
 
 
 def write_atomic(path: Path, data: bytes, *, sync_folder: bool = True) -> None:

@@ -9,6 +9,7 @@ from django.db import DatabaseError, connections, transaction
 from registry.agentfiles.document import AgentDocument, DocumentError
 from registry.models.agents import (
     Agent,
+    Version,
     logger,
     max_file_bytes,
     text_hash,
@@ -155,11 +156,13 @@ def import_files(
         elif progress is not None:
             progress.step(len(to_store))
     if report.stored and len(to_store) >= PARALLEL_MIN_FILES:
-        # Fresh statistics after a large import, so the planner reads the list's indexes
-        # (SQLite has none until ANALYZE runs; PostgreSQL's autovacuum would come later).
+        # Fresh statistics after a large import, so the planner reads the list's indexes and
+        # export the versions' hashes from theirs (SQLite has none until ANALYZE runs, and
+        # without them reads the version rows; PostgreSQL's autovacuum would come later).
         try:
             with connections[Agent.objects.db].cursor() as cursor:
-                cursor.execute(f"ANALYZE {Agent._meta.db_table}")
+                for model in (Agent, Version):
+                    cursor.execute(f"ANALYZE {model._meta.db_table}")
         except DatabaseError as error:  # the import is stored; only the statistics are old
             logger.warning("ANALYZE after the import failed: %s", error)
     if dry_run:
