@@ -10,7 +10,8 @@ from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 
 import yaml
-from markdown_it import MarkdownIt
+
+from registry.agentfiles.markdown import markdown_parser
 
 DEFAULT_MAX_BYTES = 256 * 1024
 MAX_FRONTMATTER_BYTES = 64 * 1024
@@ -25,7 +26,7 @@ _DELIMITER_RE = re.compile(r"---[ \t]*(?:\r\n|\r|\n)?\Z")
 _CORE_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "seq", "map")
 )
-_markdown = MarkdownIt("commonmark").disable("inline")
+_markdown = markdown_parser("commonmark").disable("inline")
 # What a plain (unquoted) YAML value cannot start with: quotes, block and flow openers, anchors,
 # aliases, tags, directives, comments and the reserved @ and backquote.
 _NOT_PLAIN_START = frozenset("\"'|>[]{}&*!%@`#,")

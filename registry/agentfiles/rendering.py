@@ -9,14 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import nh3
-from markdown_it import MarkdownIt
 
 from registry.agentfiles.document import AgentDocument, split_lines, strip_ending
+from registry.agentfiles.markdown import markdown_parser
 from registry.agentfiles.validation import describe_hidden, hidden_runs
 
 # Raw HTML in agent text is shown as text, never passed through; nh3 then removes anything
 # unsafe the Markdown itself could produce (javascript: links, data: URLs).
-_markdown = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+_markdown = markdown_parser("commonmark", {"html": False}).enable(["table", "strikethrough"])
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5",

@@ -1,0 +1,139 @@
+"""markdown-it parsers that try, at each line or character, only the rules that can start there.
+
+markdown-it tries every block rule in turn at the start of each line, and again on every line
+of a paragraph to see whether something interrupts it; most rules look at the line's first
+character and give up. The same goes for inline rules at each character that may start markup.
+These parsers skip the rules that would give up, so they produce exactly the tokens markdown-it
+does, in less time. A rule not listed here (a plugin's) is always tried."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from markdown_it import MarkdownIt, rules_block, rules_inline
+from markdown_it.parser_block import ParserBlock
+from markdown_it.parser_inline import ParserInline
+from markdown_it.ruler import Ruler
+
+# What the first non-blank character of a line must be for each block rule to match there,
+# when the line is not indented as code: each rule gives up on any other (code needs the
+# indentation, so never matches then).
+BLOCK_STARTS: dict[Callable, frozenset[str]] = {
+    rules_block.code: frozenset(),
+    rules_block.fence: frozenset("`~"),
+    rules_block.blockquote: frozenset(">"),
+    rules_block.hr: frozenset("*-_"),
+    rules_block.list_block: frozenset("*+-0123456789"),
+    rules_block.reference: frozenset("["),
+    rules_block.html_block: frozenset("<"),
+    rules_block.heading: frozenset("#"),
+}
+# The character each inline rule must find at the position it is tried at.
+INLINE_STARTS: dict[Callable, frozenset[str]] = {
+    rules_inline.newline: frozenset("\n"),
+    rules_inline.escape: frozenset("\\"),
+    rules_inline.backtick: frozenset("`"),
+    rules_inline.strikethrough.tokenize: frozenset("~"),
+    rules_inline.emphasis.tokenize: frozenset("*_"),
+    rules_inline.link: frozenset("["),
+    rules_inline.image: frozenset("!"),
+    rules_inline.autolink: frozenset("<"),
+    rules_inline.html_inline: frozenset("<"),
+    rules_inline.entity: frozenset("&"),
+}
+
+
+def _candidates(rules: list, starts: Mapping[Callable, frozenset[str]]):
+    """(for each character some rule needs, the rules that can match there; the rules that can
+    match at any other character), each in the rules' order."""
+
+    def can_start(rule, character: str) -> bool:
+        return rule not in starts or character in starts[rule]
+
+    characters = set().union(*(starts.get(rule, ()) for rule in rules))
+    by_character = {
+        character: tuple(rule for rule in rules if can_start(rule, character))
+        for character in characters
+    }
+    return by_character, tuple(rule for rule in rules if rule not in starts)
+
+
+def _block_dispatch(rules: list, starts: Mapping[Callable, frozenset[str]]):
+    every = tuple(rules)
+    by_character, others = _candidates(rules, starts)
+
+    def dispatch(state, line: int, end_line: int, silent: bool) -> bool:
+        start = state.bMarks[line] + state.tShift[line]
+        if start >= state.eMarks[line] or state.sCount[line] - state.blkIndent >= 4:
+            tried = every  # a blank line, or one indented as code
+        else:
+            tried = by_character.get(state.src[start], others)
+        for rule in tried:  # noqa: SIM110 - any() over a generator costs more, on every line
+            if rule(state, line, end_line, silent):
+                return True
+        return False
+
+    return dispatch
+
+
+def _inline_dispatch(rules: list, starts: Mapping[Callable, frozenset[str]]):
+    every = tuple(rules)
+    by_character, others = _candidates(rules, starts)
+
+    def dispatch(state, silent: bool) -> bool:
+        position = state.pos
+        tried = by_character.get(state.src[position], others) if position < state.posMax else every
+        for rule in tried:  # noqa: SIM110 - as above
+            if rule(state, silent):
+                return True
+        return False
+
+    return dispatch
+
+
+class _DispatchingRuler(Ruler):
+    """A Ruler whose every chain is one rule that tries only the rules that can match."""
+
+    def __init__(self, make_dispatch, starts: Mapping[Callable, frozenset[str]]):
+        super().__init__()
+        self._make_dispatch = make_dispatch
+        self._starts = starts
+
+    def __compile__(self) -> None:
+        super().__compile__()
+        self.__cache__ = {
+            chain: [self._make_dispatch(rules, self._starts)] if rules else []
+            for chain, rules in self.__cache__.items()
+        }
+
+
+def _copy_rules(source: Ruler, target: Ruler) -> Ruler:
+    for rule in source.__rules__:
+        target.push(rule.name, rule.fn, {"alt": list(rule.alt)})
+        if not rule.enabled:
+            target.disable(rule.name)
+    return target
+
+
+class _BlockParser(ParserBlock):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ruler = _copy_rules(self.ruler, _DispatchingRuler(_block_dispatch, BLOCK_STARTS))
+
+
+class _InlineParser(ParserInline):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ruler = _copy_rules(self.ruler, _DispatchingRuler(_inline_dispatch, INLINE_STARTS))
+
+
+def markdown_parser(
+    config: str = "commonmark", options_update: Mapping[str, Any] | None = None
+) -> MarkdownIt:
+    """MarkdownIt(config, options_update), with the block and inline parsers above."""
+    parser = MarkdownIt(config, options_update)
+    parser.block = _BlockParser()
+    parser.inline = _InlineParser()
+    # The configuration enables and disables rules by name: apply it to the new parsers too.
+    return parser.configure(config, options_update)
