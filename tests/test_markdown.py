@@ -7,8 +7,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
+from registry.agentfiles import markdown
 from registry.agentfiles.document import AgentDocument, Block, Section
 from registry.agentfiles.markdown import markdown_parser
+from registry.agentfiles.rendering import render_markdown
 from tests.helpers import CORPUS, EXAMPLE
 
 AGENT_FILES = sorted(path for path in CORPUS.rglob("*.md") if path != CORPUS / "README.md")
@@ -140,3 +142,70 @@ def test_sections_and_outlines_are_those_of_commonmark(path):
 
     assert document.sections == sections
     assert {section.start: document.section_outline(section) for section in sections} == outlines
+
+
+def plain_preview(text: str) -> str:
+    parser = CONFIGURATIONS["preview"](MarkdownIt)
+    return parser.render(text)
+
+
+def preview_after_structure(text: str) -> str:
+    markdown.structure_tokens(text)
+    tokens, env = markdown.preview_tokens(text)
+    return markdown.PREVIEW.renderer.render(tokens, markdown.PREVIEW.options, env)
+
+
+@pytest.mark.parametrize("path", [*AGENT_FILES, EXAMPLE], ids=lambda path: path.name)
+def test_preview_after_the_structure_is_the_preview_parsed_alone(path):
+    body = AgentDocument.parse(path.read_bytes()).body
+
+    assert preview_after_structure(body) == plain_preview(body)
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_tricky_preview_after_the_structure_is_the_preview_parsed_alone(text):
+    assert preview_after_structure(text) == plain_preview(text)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(markdown_texts)
+def test_generated_preview_after_the_structure_is_the_preview_parsed_alone(text):
+    assert preview_after_structure(text) == plain_preview(text)
+
+
+def test_preview_of_a_body_without_html_or_tables_reuses_the_structure_blocks(monkeypatch):
+    document = AgentDocument.parse(EXAMPLE.read_bytes())
+    assert "<" not in document.body and "|" not in document.body
+    expected = render_markdown(document.body)
+    document.sections  # noqa: B018 - the structure is parsed first, as the editor does
+
+    def no_second_block_parse(*arguments):
+        raise AssertionError("the body's blocks were parsed again")
+
+    monkeypatch.setattr(markdown.PREVIEW.block, "parse", no_second_block_parse)
+
+    assert render_markdown(document.body) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("<div>\n## Not a section\n</div>\n", "<h2>Not a section</h2>"),
+        ("Not | a section\n--- | ---\n", "<th>a section</th>"),
+    ],
+    ids=["html-block", "table"],
+)
+def test_preview_parses_its_own_blocks_where_html_or_a_table_reads_differently(text, shown):
+    document = AgentDocument(text)
+
+    assert document.sections == []
+    assert shown in render_markdown(document.body)
+
+
+def test_preview_of_another_text_is_not_given_the_structure_blocks():
+    markdown.structure_tokens("## One\n")
+
+    tokens, _ = markdown.preview_tokens("Two\n---\n")
+
+    assert [token.type for token in tokens][:2] == ["heading_open", "inline"]
+    assert tokens[1].content == "Two"

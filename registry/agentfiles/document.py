@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from registry.agentfiles.markdown import markdown_parser
+from registry.agentfiles import markdown
 
 DEFAULT_MAX_BYTES = 256 * 1024
 MAX_FRONTMATTER_BYTES = 64 * 1024
@@ -26,7 +26,6 @@ _DELIMITER_RE = re.compile(r"---[ \t]*(?:\r\n|\r|\n)?\Z")
 _CORE_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "seq", "map")
 )
-_markdown = markdown_parser("commonmark").disable("inline")
 # What a plain (unquoted) YAML value cannot start with: quotes, block and flow openers, anchors,
 # aliases, tags, directives, comments and the reserved @ and backquote.
 _NOT_PLAIN_START = frozenset("\"'|>[]{}&*!%@`#,")
@@ -674,7 +673,7 @@ class AgentDocument:
         Only small tuples are kept, not markdown-it's tokens: a document lives as long as the
         request or import that holds it, and thousands of tokens each would weigh on memory."""
         offset = self.body_start
-        tokens = _markdown.parse(self.body)
+        tokens = markdown.structure_tokens(self.body)
         headings = []
         for index, token in enumerate(tokens):
             if token.type == "heading_open" and token.tag == "h2" and token.level == 0:

@@ -1,4 +1,5 @@
-"""markdown-it parsers that try, at each line or character, only the rules that can start there.
+"""The registry's markdown-it parsers: a body's structure and its preview, from one block parse
+where the two agree, each trying at a line or a character only the rules that can start there.
 
 markdown-it tries every block rule in turn at the start of each line, and again on every line
 of a paragraph to see whether something interrupts it; most rules look at the line's first
@@ -8,13 +9,16 @@ does, in less time. A rule not listed here (a plugin's) is always tried."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from markdown_it import MarkdownIt, rules_block, rules_inline
+from markdown_it import MarkdownIt, rules_block, rules_core, rules_inline
 from markdown_it.parser_block import ParserBlock
 from markdown_it.parser_inline import ParserInline
 from markdown_it.ruler import Ruler
+from markdown_it.rules_core import StateCore
+from markdown_it.token import Token
 
 # What the first non-blank character of a line must be for each block rule to match there,
 # when the line is not indented as code: each rule gives up on any other (code needs the
@@ -137,3 +141,62 @@ def markdown_parser(
     parser.inline = _InlineParser()
     # The configuration enables and disables rules by name: apply it to the new parsers too.
     return parser.configure(config, options_update)
+
+
+# --- The registry's two parsers, and one block parse for both ---------------------------------
+
+# A body's structure, its H2 sections and their outlines, as CommonMark reads it (HTML blocks
+# included: a heading inside one is not a heading); inline content is not needed for it.
+STRUCTURE = markdown_parser("commonmark").disable("inline")
+# The preview. Raw HTML in agent text is shown as text, never passed through (rendering.py then
+# removes anything unsafe the Markdown itself could produce).
+PREVIEW = markdown_parser("commonmark", {"html": False}).enable(["table", "strikethrough"])
+# The preview parser's core rules that follow the block parse (inline content and the like).
+_AFTER_BLOCKS = tuple(
+    rule
+    for rule in PREVIEW.core.ruler.getRules("")
+    if rule not in (rules_core.normalize, rules_core.block)
+)
+
+
+class _LastBlocks(threading.local):
+    """The block parse of the text last given to structure_tokens, while the preview may use it."""
+
+    text: str | None = None
+    tokens: list[Token] = []
+    env: dict = {}
+
+
+_last_blocks = _LastBlocks()
+
+
+def structure_tokens(text: str) -> list[Token]:
+    """The block tokens of text as STRUCTURE parses it.
+
+    A page that shows a body's sections and its preview parses the body twice, once with each
+    parser. The two differ at the block level only where a line may start an HTML block (which
+    the preview reads as text) or a table (which only the preview has), and every table has a
+    `|` in its first line and every HTML block starts with `<`. Without either character the
+    blocks are the same, and are kept (the last text's, one per thread) for preview_tokens."""
+    env: dict = {}
+    tokens = STRUCTURE.parse(text, env)
+    if "<" not in text and "|" not in text:
+        _last_blocks.text, _last_blocks.tokens, _last_blocks.env = text, tokens, env
+    else:
+        _last_blocks.text = None
+    return tokens
+
+
+def preview_tokens(text: str) -> tuple[list[Token], dict]:
+    """(tokens, env) of text as PREVIEW parses it; from the blocks structure_tokens kept for the
+    same text, if it did, with only the inline content left to parse."""
+    kept = _last_blocks
+    if kept.text is None or kept.text != text:
+        env: dict = {}
+        return PREVIEW.parse(text, env), env
+    tokens, env = kept.tokens, kept.env
+    kept.text, kept.tokens, kept.env = None, [], {}  # the inline parse fills these tokens in
+    state = StateCore(text, PREVIEW, env, tokens)
+    for rule in _AFTER_BLOCKS:
+        rule(state)
+    return state.tokens, env
