@@ -51,6 +51,9 @@ TRICKY = [
     "-",
     "#",
     "<",
+    "trade-offs: a = b + c, #1 @me {x} ^y $z %w > v ] u",
+    "two spaces at the end  ",
+    "a\\b and 2 * 3 and snake_case and ~tilde and `tick and &amp and !bang and [bracket",
 ]
 PIECES = [
     "#", "## ", "### x", "-", "- ", "* ", "+ ", "1. ", "2) ", "> ", ">", "```", "~~~", "    ",
@@ -108,6 +111,37 @@ def test_tricky_markdown_parses_to_the_same_tokens_as_markdown_it(configuration,
 def test_generated_markdown_parses_to_the_same_tokens_as_markdown_it(text):
     for configuration in CONFIGURATIONS:
         assert_parsed_alike(configuration, text)
+
+
+def test_rules_added_by_a_plugin_are_tried_everywhere():
+    def shout(state, silent):  # an inline rule that starts at a letter
+        if state.src[state.pos] != "x":
+            return False
+        if not silent:
+            state.push("shout", "strong", 0).content = "x"
+        state.pos += 1
+        return True
+
+    def bar(state, start_line, end_line, silent):  # a block rule that starts at a letter
+        line = state.src[state.bMarks[start_line] + state.tShift[start_line] :]
+        if not line.startswith("BAR"):
+            return False
+        if not silent:
+            state.push("bar", "hr", 0).map = [start_line, start_line + 1]
+        state.line = start_line + 1
+        return True
+
+    text = "plain text with x in it\nBAR\n\n- item with x\nBAR\n"
+    parsed = []
+    for make in (MarkdownIt, markdown_parser):
+        parser = make("commonmark")
+        parser.inline.ruler.before("text", "shout", shout)
+        parser.inline.add_terminator_char("x")
+        parser.block.ruler.before("paragraph", "bar", bar, {"alt": ["paragraph"]})
+        parsed.append(tokens(parser.parse(text)))
+
+    assert parsed[0] == parsed[1]
+    assert "shout" in repr(parsed[1]) and "'bar'" in repr(parsed[1])
 
 
 def commonmark_blocks(document: AgentDocument) -> tuple[list[Section], dict[int, list[Block]]]:

@@ -9,6 +9,7 @@ does, in less time. A rule not listed here (a plugin's) is always tried."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -46,6 +47,15 @@ INLINE_STARTS: dict[Callable, frozenset[str]] = {
     rules_inline.html_inline: frozenset("<"),
     rules_inline.entity: frozenset("&"),
 }
+# The inline post-processing rules that leave a lone text token as it is.
+_NO_EFFECT_ON_TEXT = frozenset(
+    {
+        rules_inline.link_pairs,
+        rules_inline.strikethrough.postProcess,
+        rules_inline.emphasis.postProcess,
+        rules_inline.fragments_join,
+    }
+)
 
 
 def _candidates(rules: list, starts: Mapping[Callable, frozenset[str]]):
@@ -130,6 +140,35 @@ class _InlineParser(ParserInline):
     def __init__(self) -> None:
         super().__init__()
         self.ruler = _copy_rules(self.ruler, _DispatchingRuler(_inline_dispatch, INLINE_STARTS))
+        self._markup_of: tuple | None = None
+        self._markup_re: re.Pattern[str] | None = None
+
+    def parse(self, src: str, md: MarkdownIt, env, tokens: list[Token]) -> list[Token]:
+        # Text with no character an inline rule can start at is all pending text, one text
+        # token (most paragraphs and headings of prose): made without the rules' machinery.
+        markup = self._markup()
+        if not tokens and markup is not None and not markup.search(src):
+            if src:
+                token = Token("text", "", 0)
+                token.content = src
+                tokens.append(token)
+            return tokens
+        return super().parse(src, md, env, tokens)
+
+    def _markup(self) -> re.Pattern[str] | None:
+        """The characters some inline rule can start at; None when a rule may start anywhere
+        or a post-processing rule may change a text token."""
+        rules, post_rules = self.ruler.getRules(""), self.ruler2.getRules("")
+        if self._markup_of != (id(rules), id(post_rules)):  # compiled again after any change
+            active = [rule.fn for rule in self.ruler.__rules__ if rule.enabled]
+            known = all(rule is rules_inline.text or rule in INLINE_STARTS for rule in active)
+            if known and _NO_EFFECT_ON_TEXT.issuperset(post_rules):
+                characters = set().union(*(INLINE_STARTS.get(rule, ()) for rule in active))
+                self._markup_re = re.compile(f"[{re.escape(''.join(sorted(characters)))}]")
+            else:
+                self._markup_re = None
+            self._markup_of = (id(rules), id(post_rules))
+        return self._markup_re
 
 
 def markdown_parser(
