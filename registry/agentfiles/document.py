@@ -464,8 +464,10 @@ class Section:
     body_start: int  # first line after the heading
     end: int  # exclusive
 
-    @property
+    @cached_property
     def key(self) -> str:
+        # Once a section: rules look sections up by key several times a check, and a file of
+        # more distinct headings than normalize_heading's cache holds would miss it each time.
         return normalize_heading(self.title)
 
 
