@@ -198,15 +198,26 @@ _AFTER_BLOCKS = tuple(
 )
 
 
-class _LastBlocks(threading.local):
-    """The block parse of the text last given to structure_tokens, while the preview may use it."""
+class _KeptBlocks(threading.local):
+    """The block parse structure_tokens last kept in this thread, until the preview takes it."""
 
-    text: str | None = None
-    tokens: list[Token] = []
-    env: dict = {}
+    def __init__(self) -> None:
+        self.keep(None, [], {})
+
+    def keep(self, text: str | None, tokens: list[Token], env: dict) -> None:
+        self.text, self.tokens, self.env = text, tokens, env
+
+    def take(self, text: str) -> tuple[list[Token], dict] | None:
+        """(tokens, env) kept for text, once (the inline parse fills the tokens in); None when
+        the blocks kept are another text's."""
+        if self.text != text:
+            return None
+        kept = self.tokens, self.env
+        self.keep(None, [], {})
+        return kept
 
 
-_last_blocks = _LastBlocks()
+_kept_blocks = _KeptBlocks()
 
 
 def structure_tokens(text: str) -> list[Token]:
@@ -220,21 +231,20 @@ def structure_tokens(text: str) -> list[Token]:
     env: dict = {}
     tokens = STRUCTURE.parse(text, env)
     if "<" not in text and "|" not in text:
-        _last_blocks.text, _last_blocks.tokens, _last_blocks.env = text, tokens, env
+        _kept_blocks.keep(text, tokens, env)
     else:
-        _last_blocks.text = None
+        _kept_blocks.keep(None, [], {})
     return tokens
 
 
 def preview_tokens(text: str) -> tuple[list[Token], dict]:
     """(tokens, env) of text as PREVIEW parses it; from the blocks structure_tokens kept for the
     same text, if it did, with only the inline content left to parse."""
-    kept = _last_blocks
-    if kept.text is None or kept.text != text:
+    kept = _kept_blocks.take(text)
+    if kept is None:
         env: dict = {}
         return PREVIEW.parse(text, env), env
-    tokens, env = kept.tokens, kept.env
-    kept.text, kept.tokens, kept.env = None, [], {}  # the inline parse fills these tokens in
+    tokens, env = kept
     state = StateCore(text, PREVIEW, env, tokens)
     for rule in _AFTER_BLOCKS:
         rule(state)
