@@ -10,7 +10,9 @@ from html.parser import HTMLParser
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from registry import editor
@@ -595,6 +597,22 @@ def test_live_check_puts_each_problem_next_to_its_field_with_preview_and_diff(
     assert '<span class="line del">-name: backend-architect</span>' in html
     assert "2 errors" in text_inside(response, "summary")
     assert not ChangeRequest.objects.exists()
+
+
+def test_live_check_reads_only_what_its_answer_shows(editor_client, architect):
+    values = form_values(editor_client.get(edit_url(architect)))
+    values["preamble"] += "One more sentence.\r\n"
+
+    with CaptureQueriesContext(connection) as queries:
+        response = post(editor_client, edit_url(architect), values, htmx=True)
+
+    tables = [query["sql"].split(" FROM ")[1].split()[0] for query in queries.captured_queries]
+    assert response.status_code == 200
+    assert "One more sentence." in text_inside(response, "preview")
+    # The session, the user, their permissions, the agent, and the names the text delegates to
+    # or might clash with: not the change requests nor the categories the form's fields offer.
+    assert not any("changerequest" in table for table in tables), tables
+    assert sum("registry_agent" in table for table in tables) == 2, tables
 
 
 def test_live_check_without_htmx_answers_with_the_whole_page(editor_client, architect):

@@ -200,3 +200,23 @@ def test_a_hidden_character_anywhere_is_found_where_it_is_and_shown(point, posit
     assert chr(point) not in render_markdown(AgentDocument(text).body)
     rows = [row for part in structured_diff(original, text) for row in part.rows]
     assert all(chr(point) not in row.new_html for row in rows)
+
+
+# ASCII, other characters below U+FFFF, wider ones (emoji, tags), and hidden ones of each.
+WIDTHS_OF_TEXT = ["a", " ", "\n", "\t", "\x07", "\x1b", "\x7f", "\x85", "é", "—", "\u00ad",
+    "\u200b", "\u200d", "\u2028", "\ufe0f", "\ufeff", "\uffff", "🎯", "👩", "\U000e0041",
+    "\U000e0100", "\U0001d173", "\ud800"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(WIDTHS_OF_TEXT), max_size=30))
+def test_hidden_runs_are_found_alike_in_ascii_bmp_and_wider_text(text):
+    """hidden_runs searches ASCII text, and text without characters past U+FFFF, for fewer
+    characters: it finds what the whole search finds."""
+    expected = [
+        match.span()
+        for match in validation._HIDDEN_RE.finditer(text)
+        if not (match.group() == "\u200d" and validation._joins_emoji(text, match.start()))
+    ]
+
+    assert list(validation.hidden_runs(text)) == expected

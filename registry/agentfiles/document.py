@@ -10,7 +10,8 @@ from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 
 import yaml
-from markdown_it import MarkdownIt
+
+from registry.agentfiles import markdown
 
 DEFAULT_MAX_BYTES = 256 * 1024
 MAX_FRONTMATTER_BYTES = 64 * 1024
@@ -25,7 +26,6 @@ _DELIMITER_RE = re.compile(r"---[ \t]*(?:\r\n|\r|\n)?\Z")
 _CORE_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "seq", "map")
 )
-_markdown = MarkdownIt("commonmark").disable("inline")
 # What a plain (unquoted) YAML value cannot start with: quotes, block and flow openers, anchors,
 # aliases, tags, directives, comments and the reserved @ and backquote.
 _NOT_PLAIN_START = frozenset("\"'|>[]{}&*!%@`#,")
@@ -464,8 +464,10 @@ class Section:
     body_start: int  # first line after the heading
     end: int  # exclusive
 
-    @property
+    @cached_property
     def key(self) -> str:
+        # Once a section: rules look sections up by key several times a check, and a file of
+        # more distinct headings than normalize_heading's cache holds would miss it each time.
         return normalize_heading(self.title)
 
 
@@ -673,7 +675,7 @@ class AgentDocument:
         Only small tuples are kept, not markdown-it's tokens: a document lives as long as the
         request or import that holds it, and thousands of tokens each would weigh on memory."""
         offset = self.body_start
-        tokens = _markdown.parse(self.body)
+        tokens = markdown.structure_tokens(self.body)
         headings = []
         for index, token in enumerate(tokens):
             if token.type == "heading_open" and token.tag == "h2" and token.level == 0:

@@ -9,14 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import nh3
-from markdown_it import MarkdownIt
 
+from registry.agentfiles import markdown
 from registry.agentfiles.document import AgentDocument, split_lines, strip_ending
 from registry.agentfiles.validation import describe_hidden, hidden_runs
-
-# Raw HTML in agent text is shown as text, never passed through; nh3 then removes anything
-# unsafe the Markdown itself could produce (javascript: links, data: URLs).
-_markdown = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5",
@@ -71,7 +67,10 @@ def reveal_html(text: str) -> str:
 def render_markdown(text: str) -> str:
     """Markdown (a body, without frontmatter) to HTML that is safe to put in a page; hidden
     characters show as markers."""
-    html = _markdown.render(reveal_text(text))
+    tokens, env = markdown.preview_tokens(reveal_text(text))
+    html = markdown.PREVIEW.renderer.render(tokens, markdown.PREVIEW.options, env)
+    # Raw HTML was read as text; this removes anything unsafe the Markdown itself could produce
+    # (javascript: links, data: URLs).
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS,

@@ -354,13 +354,18 @@ def against_base(problems: Iterable[Problem], base_problems: Iterable[Problem]) 
 # paragraph separators and the Hangul fillers; and the noncharacters U+FFFE and U+FFFF.
 # Left out of Cf: the prepended concatenation marks (U+0600-U+0605 and the like), which show.
 # A test checks this table against the running Python's Unicode database.
-_CONTROL = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
-_INVISIBLE = (
+_ASCII_CONTROL = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+_CONTROL = _ASCII_CONTROL + "\x80-\x9f"
+_INVISIBLE_BMP = (
     "\u00ad\u061c\u115f\u1160\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f"
-    "\u3164\ufeff\uffa0\ufff9-\ufffb\ufffe\uffff\U00013430-\U0001343f\U0001bca0-\U0001bca3"
-    "\U0001d173-\U0001d17a\U000e0000-\U000e007f"
+    "\u3164\ufeff\uffa0\ufff9-\ufffb\ufffe\uffff"
 )
-_SELECTOR = "\ufe00-\ufe0f\U000e0100-\U000e01ef"
+_INVISIBLE = (
+    _INVISIBLE_BMP + "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0000-\U000e007f"
+)
+_SELECTOR_BMP = "\ufe00-\ufe0f"
+_SELECTOR = _SELECTOR_BMP + "\U000e0100-\U000e01ef"
 # A run of hidden characters; or variation selectors that select nothing: two or more in a
 # row (one can change a character's look; a run can carry any text), or with no character
 # before them.
@@ -368,8 +373,13 @@ _HIDDEN_RE = re.compile(
     rf"[{_CONTROL}{_INVISIBLE}]+|[{_SELECTOR}]{{2,}}|(?:(?<=\s)|(?<![\s\S]))[{_SELECTOR}]"
 )
 # Any character _HIDDEN_RE could start at: one plain search rules most texts out at once, where
-# the lookbehinds of _HIDDEN_RE would be tried at every position.
+# the lookbehinds of _HIDDEN_RE would be tried at every position. The regex engine tests a
+# class's ranges past U+FFFF one by one at each character, which makes this search several
+# times slower than one for the same class without them: texts without such characters (most,
+# emoji aside) are searched for the rest only.
 _HIDDEN_CANDIDATE_RE = re.compile(f"[{_CONTROL}{_INVISIBLE}{_SELECTOR}]")
+_BMP_CANDIDATE_RE = re.compile(f"[{_CONTROL}{_INVISIBLE_BMP}{_SELECTOR_BMP}]")
+_ASCII_CANDIDATE_RE = re.compile(f"[{_ASCII_CONTROL}]")
 _CONTROL_RE = re.compile(f"[{_CONTROL}]")
 _ZERO_WIDTH_JOINER = "\u200d"
 HIDDEN_REPORT_LIMIT = 20
@@ -387,7 +397,12 @@ def _joins_emoji(text: str, start: int) -> bool:
 
 def hidden_runs(text: str) -> Iterator[tuple[int, int]]:
     """(start, end) of each run of characters in text that a reader cannot see."""
-    first = _HIDDEN_CANDIDATE_RE.search(text)
+    if text.isascii():
+        first = _ASCII_CANDIDATE_RE.search(text)
+    elif len(text.encode("utf-16-le", "surrogatepass")) == 2 * len(text):
+        first = _BMP_CANDIDATE_RE.search(text)  # no character past U+FFFF (UTF-16 pairs them)
+    else:
+        first = _HIDDEN_CANDIDATE_RE.search(text)
     if first is None:
         return
     for match in _HIDDEN_RE.finditer(text, first.start()):

@@ -40,6 +40,8 @@ def _opened_change(request: HttpRequest, agent: Agent | None, change_id: str | N
     newest editable one, else None (the live version, or a new agent's skeleton).
 
     A save may name a change that stopped being editable since: saving it then reports that."""
+    if not change_id and (agent is None or request.method != "GET"):
+        return None
     changes = _changes_of(agent)
     if request.method == "GET":
         changes = changes.filter(status__in=ChangeRequest.EDITABLE_STATUSES)
@@ -47,8 +49,6 @@ def _opened_change(request: HttpRequest, agent: Agent | None, change_id: str | N
         if not change_id.isdigit():
             raise Http404("No such change.")
         return get_object_or_404(changes, pk=int(change_id))
-    if agent is None or request.method != "GET":
-        return None
     return changes.filter(author=request.user).order_by("-updated_at").first()
 
 
@@ -66,17 +66,18 @@ def _render_editor(
     change: ChangeRequest | None,
     form: editor.EditorForm,
     *,
-    part: str = "",
+    feedback_only: bool = False,
     **shown,
 ):
-    """The editor page (or one part of it) for the form; shown: what EditorPage takes besides."""
+    """The editor page, or only its feedback part (what a live check answers), for the form;
+    shown: what EditorPage takes besides."""
     page = EditorPage(
         agent, change, form, request.user, message=request.POST.get("message", ""), **shown
     )
     template = "registry/agent_edit.html"
-    if part:
-        template += f"#{part}"
-    elif request.htmx and request.method == "POST":
+    if feedback_only:
+        return render(request, f"{template}#feedback", page.feedback())
+    if request.htmx and request.method == "POST":
         template += "#editor"
     return render(request, template, page.context())
 
@@ -124,7 +125,7 @@ def _editor_post(request: HtmxHttpRequest, agent: Agent | None):
         if not request.htmx:
             return _render_editor(request, agent, change, form)
         # Only out-of-band swaps: the fields the user is typing in are left alone.
-        response = _render_editor(request, agent, change, form, part="feedback")
+        response = _render_editor(request, agent, change, form, feedback_only=True)
         response["HX-Reswap"] = "none"
         return response
     if form.errors:

@@ -111,7 +111,7 @@ class EditorPage:
             return Agent.path_for_name(name)
         return ""
 
-    def layout(self, slots) -> dict:
+    def layout(self) -> dict:
         """The form's rows and the heights of its text areas, for the mode it is in."""
         form = self.form
         if form.mode != editor.STRUCTURED:
@@ -124,35 +124,31 @@ class EditorPage:
             }
         shown = form.shown
         return {
-            "field_rows": form.field_rows(slots, self.offered()),
-            "section_rows": form.section_rows(slots),
+            "field_rows": form.field_rows(self.slots, self.offered()),
+            "section_rows": form.section_rows(self.slots),
             "extra_rows": editor.textarea_rows(shown.extra_yaml, 2, 12),
             "preamble_rows": editor.textarea_rows(shown.preamble, 3, 12),
             "raw_rows": 0,
         }
 
-    def context(self) -> dict:
-        agent, change, form = self.agent, self.change, self.form
-        can_edit = self.user.has_perm("registry.propose_change") and not self.others_change
-        slots = form.slots(self.problems, self.certain_fixes(can_edit))
+    @cached_property
+    def can_edit(self) -> bool:
+        return self.user.has_perm("registry.propose_change") and not self.others_change
+
+    @cached_property
+    def slots(self) -> dict[str, editor.Slot]:
+        return self.form.slots(self.problems, self.certain_fixes(self.can_edit))
+
+    def feedback(self) -> dict:
+        """What a check of the text shows (the page's feedback part, all a live check answers):
+        its problems, their counts, the diff and the preview."""
+        agent, form = self.agent, self.form
         errors, warnings = validation.counts(self.problems)
         return {
             "agent": agent,
-            "change": change,
             "form": form,
-            "heading": f"Edit {agent.display_name}" if agent else "New agent",
-            "form_url": editor_url(agent),
-            "can_edit": can_edit,
-            "others_change": self.others_change,
-            # The change page is where a saved draft goes next: it is submitted for review there.
-            "submit_next": change is not None
-            and not self.others_change
-            and change.status
-            in (ChangeRequest.Status.DRAFT, ChangeRequest.Status.CHANGES_REQUESTED),
-            "merge_conflicts": self.merge_conflicts,
-            "published_meanwhile": self.published_meanwhile(),
-            "slots": slots,
-            **self.layout(slots),
+            "can_edit": self.can_edit,
+            "slots": self.slots,
             "missing_required": [
                 (index, title)
                 for index, title in enumerate(settings.REGISTRY_REQUIRED_SECTIONS)
@@ -164,9 +160,28 @@ class EditorPage:
             "warning_count": warnings,
             "size_text": f"{form.size:,} of {form.max_bytes:,} bytes",
             "preview": render_markdown(self.document.body),
-            "diff": unified_diff(base_text(agent, change), editor.full_text(self.document)),
+            "diff": unified_diff(base_text(agent, self.change), editor.full_text(self.document)),
             "new_path": self.new_path(),
             "new_agent_folder": settings.REGISTRY_NEW_AGENT_FOLDER.strip("/"),
+        }
+
+    def context(self) -> dict:
+        """The whole page: the form's fields and sections, and the feedback beside them."""
+        agent, change, form = self.agent, self.change, self.form
+        return {
+            **self.feedback(),
+            "change": change,
+            "heading": f"Edit {agent.display_name}" if agent else "New agent",
+            "form_url": editor_url(agent),
+            "others_change": self.others_change,
+            # The change page is where a saved draft goes next: it is submitted for review there.
+            "submit_next": change is not None
+            and not self.others_change
+            and change.status
+            in (ChangeRequest.Status.DRAFT, ChangeRequest.Status.CHANGES_REQUESTED),
+            "merge_conflicts": self.merge_conflicts,
+            "published_meanwhile": self.published_meanwhile(),
+            **self.layout(),
             "conflict": self.conflict,
             "conflict_diff": unified_diff(self.conflict.text, form.text) if self.conflict else [],
             "revision": self.revision
