@@ -62,7 +62,7 @@ serve: install
 	rm -f "$$PROMETHEUS_MULTIPROC_DIR"/*.db
 	CONN_MAX_AGE=$${CONN_MAX_AGE:-60} \
 		$(UV_RUN) gunicorn agentsite.wsgi --config agentsite/gunicorn.conf.py \
-		--bind $${BIND:-127.0.0.1:8000} --workers $${WORKERS:-3} \
+		--bind $${BIND:-127.0.0.1:8000} \
 		--access-logfile - --forwarded-allow-ips="$${FORWARDED_ALLOW_IPS:-127.0.0.1}"
 
 # Debian's chromium, never a browser downloaded by Playwright.

@@ -12,7 +12,9 @@ import gc
 import os
 import platform
 import re
+import runpy
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -416,15 +418,35 @@ def queries_per_page(user) -> dict[str, int]:
     return counts
 
 
-def start_gunicorn(port: int, log: Path, **env: str) -> subprocess.Popen:
+GUNICORN_CONFIG = ROOT / "agentsite" / "gunicorn.conf.py"
+
+
+def gunicorn_server(options: list[str]) -> str:
+    """The server the HTTP rows measure, as the table's heading names it: make serve's
+    configuration with WORKERS workers and the options given (e.g. `-k sync --threads 1`)."""
+    config = runpy.run_path(str(GUNICORN_CONFIG))
+    given = dict(zip(options, options[1:], strict=False))
+    threads = int(given.get("--threads", config.get("threads", 1)))
+    kind = given.get("-k", given.get("--worker-class", config.get("worker_class", "sync")))
+    if kind == "sync" and threads > 1:  # as gunicorn does
+        kind = "gthread"
+    return f"gunicorn -w {WORKERS}, {kind} workers" + (
+        f" x {threads} threads" if threads > 1 else ""
+    )
+
+
+def start_gunicorn(port: int, log: Path, options: list[str], **env: str) -> subprocess.Popen:
     gunicorn = Path(sys.executable).parent / "gunicorn"
     command = [str(gunicorn)] if gunicorn.exists() else [sys.executable, "-m", "gunicorn"]
     process = subprocess.Popen(
         [
             *command,
             "agentsite.wsgi",
+            "--config",
+            str(GUNICORN_CONFIG),
             "-w",
             str(WORKERS),
+            *options,
             "-b",
             f"127.0.0.1:{port}",
             "--graceful-timeout",
@@ -504,6 +526,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per HTTP measure")
     parser.add_argument("--quick", action="store_true", help="100 agents, 1 round, 2 s")
+    parser.add_argument(
+        "--gunicorn",
+        default="",
+        help="more gunicorn options for the HTTP rows, e.g. '--threads 1' (sync workers)",
+    )
     parser.add_argument(
         "--db",
         default=str(ROOT / ".bench" / "bench.sqlite3"),
@@ -651,11 +678,10 @@ def main() -> int:
     # HTTP under gunicorn.
     requests, editor_bytes = http_requests(user, generate.SEARCH_WORD)
     port = free_port()
-    server = start_gunicorn(port, work / "gunicorn.log")
-    say(
-        f"gunicorn ({WORKERS} workers) on 127.0.0.1:{port}; {CLIENTS} clients, "
-        f"{arguments.duration:g} s a measure"
-    )
+    options = shlex.split(arguments.gunicorn)
+    server_line = gunicorn_server(options)
+    server = start_gunicorn(port, work / "gunicorn.log", options)
+    say(f"{server_line} on 127.0.0.1:{port}; {CLIENTS} clients, {arguments.duration:g} s a measure")
     results: dict[str, list[load.LoadResult]] = {name: [] for name in requests}
     alone: list[load.LoadResult] = []
     try:
@@ -693,7 +719,9 @@ def main() -> int:
         stop_gunicorn(server)
 
     # The list and the search again, on a server that renders every request (no list cache).
-    server = start_gunicorn(port, work / "gunicorn-uncached.log", REGISTRY_LIST_CACHE_SECONDS="0")
+    server = start_gunicorn(
+        port, work / "gunicorn-uncached.log", options, REGISTRY_LIST_CACHE_SECONDS="0"
+    )
     try:
         for name in ("list", "search"):
             results[f"{name}, cache off"] = [
@@ -832,7 +860,7 @@ def main() -> int:
         print(line)
     print(
         f"Run: {n} agents, {arguments.rounds} round(s) (median, min, max over rounds), "
-        f"{CLIENTS} clients x {arguments.duration:g} s per HTTP measure, gunicorn -w {WORKERS}, "
+        f"{CLIENTS} clients x {arguments.duration:g} s per HTTP measure, {server_line}, "
         f"total {time.perf_counter() - started:.0f} s"
     )
     print()

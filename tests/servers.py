@@ -48,7 +48,7 @@ def request(
 
 @contextmanager
 def gunicorn(workers: int = 1, **environment: str):
-    """gunicorn with sync workers and the site's gunicorn.conf.py, as make serve runs it, on the
+    """gunicorn with the site's gunicorn.conf.py, as make serve runs it (gthread workers), on the
     test database; yields its port once /healthz answered (those requests count in /metrics)."""
     port = free_port()
     env = {
