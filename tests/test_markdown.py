@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from markdown_it import MarkdownIt
+from markdown_it import MarkdownIt, rules_block
+from markdown_it.rules_block import StateBlock
 
 from registry.agentfiles import markdown
 from registry.agentfiles.document import AgentDocument, Block, Section
@@ -52,6 +53,11 @@ TRICKY = [
     "#",
     "<",
     "trade-offs: a = b + c, #1 @me {x} ^y $z %w > v ] u",
+    "Two lines\nof a title\n===\n\nNot a title\n\n---\n",
+    "- item\nlazy line\n---\n> quote\nlazy\n===\n",
+    "para\n    indented continuation\n  ---\n    ----\n",
+    "para\n- list interrupts\n\npara\n# heading interrupts\n===\n",
+    "  - a\n    b\n    ---\n  c\n  ===\n",
     "two spaces at the end  ",
     "a\\b and 2 * 3 and snake_case and ~tilde and `tick and &amp and !bang and [bracket",
 ]
@@ -142,6 +148,24 @@ def test_rules_added_by_a_plugin_are_tried_everywhere():
 
     assert parsed[0] == parsed[1]
     assert "shout" in repr(parsed[1]) and "'bar'" in repr(parsed[1])
+
+
+@pytest.mark.parametrize("text", ["one\ntwo\nthree\n", "one\ntwo\n===\n", "one\n\ntwo\n"])
+@pytest.mark.parametrize("end_line", [1, 2, 3])
+def test_one_paragraph_scan_is_lheading_then_paragraph_below_any_end_line(text, end_line):
+    """The rules are given an end line short of the last one only by plugins: the paragraph
+    rule then still reads to the last line, and so does the rule that stands for both."""
+    results = []
+    for rules in (
+        [markdown.setext_heading_or_paragraph],
+        [rules_block.lheading, rules_block.paragraph],
+    ):
+        parser = markdown_parser("commonmark")
+        state = StateBlock(text, parser, {}, [])
+        assert any(rule(state, 0, end_line, False) for rule in rules)
+        results.append((tokens(state.tokens), state.line, state.parentType))
+
+    assert results[0] == results[1]
 
 
 def commonmark_blocks(document: AgentDocument) -> tuple[list[Section], dict[int, list[Block]]]:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from markdown_it import MarkdownIt, rules_block, rules_core, rules_inline
+from markdown_it.common.utils import mdTrim
 from markdown_it.parser_block import ParserBlock
 from markdown_it.parser_inline import ParserInline
 from markdown_it.ruler import Ruler
@@ -74,6 +75,7 @@ def _candidates(rules: list, starts: Mapping[Callable, frozenset[str]]):
 
 
 def _block_dispatch(rules: list, starts: Mapping[Callable, frozenset[str]]):
+    rules = _one_paragraph_scan(rules)
     every = tuple(rules)
     by_character, others = _candidates(rules, starts)
 
@@ -104,6 +106,94 @@ def _inline_dispatch(rules: list, starts: Mapping[Callable, frozenset[str]]):
         return False
 
     return dispatch
+
+
+def _one_paragraph_scan(rules: list) -> list:
+    """The rules, with markdown-it's setext heading rule, where the paragraph rule follows it,
+    replaced by one that makes the paragraph itself when it finds no underline."""
+    rules = list(rules)
+    for index, rule in enumerate(rules[:-1]):
+        if rule is rules_block.lheading and rules[index + 1] is rules_block.paragraph:
+            rules[index] = setext_heading_or_paragraph
+    return rules
+
+
+def setext_heading_or_paragraph(state, start_line: int, end_line: int, silent: bool) -> bool:
+    """markdown-it's lheading rule and, where it finds no underline, its paragraph rule: the
+    same tokens and state, from one scan of the lines instead of two.
+
+    lheading reads a paragraph's lines (testing, at each, the rules that may interrupt it) to
+    find a `===` or `---` line under them; without one it gives up, and the paragraph rule
+    reads the same lines again, with the same tests, to the same line: a blank one, one that
+    interrupts, or end_line (from where the paragraph rule, which reads to state.lineMax, goes
+    on). Like lheading, it leaves state.parentType "paragraph" when it finds no underline."""
+    if state.is_code_block(start_line):
+        return False  # the paragraph rule's, as after lheading
+    interrupting = state.md.block.ruler.getRules("paragraph")
+    old_parent_type = state.parentType
+    state.parentType = "paragraph"
+    level = None
+    next_line = start_line + 1
+    while next_line < end_line and not state.isEmpty(next_line):
+        if state.sCount[next_line] - state.blkIndent > 3:
+            next_line += 1
+            continue
+        if state.sCount[next_line] >= state.blkIndent:
+            position = state.bMarks[next_line] + state.tShift[next_line]
+            maximum = state.eMarks[next_line]
+            if position < maximum:
+                marker = state.src[position]
+                if marker in ("-", "="):
+                    position = state.skipSpaces(state.skipCharsStr(position, marker))
+                    if position >= maximum:
+                        level = 1 if marker == "=" else 2
+                        break
+        if state.sCount[next_line] < 0:
+            next_line += 1
+            continue
+        if _interrupts(interrupting, state, next_line, end_line):
+            break
+        next_line += 1
+    if level:
+        content = mdTrim(state.getLines(start_line, next_line, state.blkIndent, False))
+        state.line = next_line + 1
+        token = state.push("heading_open", f"h{level}", 1)
+        token.markup = marker
+        token.map = [start_line, state.line]
+        token = state.push("inline", "", 0)
+        token.content = content
+        token.map = [start_line, state.line - 1]
+        token.children = []
+        token = state.push("heading_close", f"h{level}", -1)
+        token.markup = marker
+        state.parentType = old_parent_type
+        return True
+    line_max = state.lineMax
+    if next_line == end_line:
+        while next_line < line_max and not state.isEmpty(next_line):
+            if state.sCount[next_line] - state.blkIndent > 3 or state.sCount[next_line] < 0:
+                next_line += 1
+                continue
+            if _interrupts(interrupting, state, next_line, line_max):
+                break
+            next_line += 1
+    content = mdTrim(state.getLines(start_line, next_line, state.blkIndent, False))
+    state.line = next_line
+    token = state.push("paragraph_open", "p", 1)
+    token.map = [start_line, state.line]
+    token = state.push("inline", "", 0)
+    token.content = content
+    token.map = [start_line, state.line]
+    token.children = []
+    state.push("paragraph_close", "p", -1)
+    return True
+
+
+def _interrupts(rules: list, state, line: int, end_line: int) -> bool:
+    for rule in rules:  # noqa: SIM110 - any() over a generator costs more, on every line
+        if rule(state, line, end_line, True):
+            return True
+    return False
 
 
 class _DispatchingRuler(Ruler):
