@@ -350,13 +350,23 @@ class AgentQuerySet(StampedQuerySet):
         is not stored yet. `wanted` is the names the text delegates to."""
         # Stored names never hold NUL (db_text), and PostgreSQL refuses it in a query.
         lowered = db_text(name or "").lower()
-        rows = (
-            self.active()
-            .annotate(name_lower=Lower("name"))
-            .filter(Q(name__in=[db_text(other) for other in wanted]) | Q(name_lower=lowered))
-            .exclude(name="")
-            .values_list("pk", "name")
-        )
+        wanted = [db_text(other) for other in wanted]
+        # Written out: the editor's live check asks this on every keystroke pause, and the
+        # ORM took ten times the query's own time to build it. LOWER(name) is the expression
+        # of the agent_name_lower index, and the same SQL as Lower("name").
+        connection = connections[self.db]
+        quote = connection.ops.quote_name
+        meta = self.model._meta
+        name_column, archived = (quote(meta.get_field(f).column) for f in ("name", "archived"))
+        names_in = f"{name_column} IN ({', '.join(['%s'] * len(wanted))}) OR " if wanted else ""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {quote(meta.pk.column)}, {name_column} FROM {quote(meta.db_table)} "
+                f"WHERE NOT {archived} AND {name_column} <> %s "
+                f"AND ({names_in}LOWER({name_column}) = %s)",
+                ["", *wanted, lowered],
+            )
+            rows = cursor.fetchall()
         known, taken = set(), []
         for pk, other in rows:
             known.add(other)
