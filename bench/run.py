@@ -512,6 +512,7 @@ def http_requests(user, search_word: str) -> dict[str, load.Request]:
         "search": load.Request("GET", f"/agents/?q={search_word}", headers=get),
         "admin list": load.Request("GET", "/admin/registry/agent/", headers=get),
         "admin search": load.Request("GET", f"/admin/registry/agent/?q={search_word}", headers=get),
+        "agent page": load.Request("GET", f"/agents/{agent.key}/", headers=get),
         "live check": load.Request("POST", f"/agents/{agent.key}/edit/", form, post),
         "constant": load.Request("POST", "/bench/constant", form, post),
     }, len(source.encode())
@@ -753,6 +754,7 @@ def main() -> int:
         "admin search": f"GET /admin/registry/agent/?q={generate.SEARCH_WORD}",
         "list, cache off": "GET /agents/, list cache off",
         "search, cache off": f"GET /agents/?q={generate.SEARCH_WORD}, list cache off",
+        "agent page": "GET /agents/<key>/ (the live check's agent)",
         "live check": f"POST live check, {editor_bytes:,} B agent",
         "constant": "POST /bench/constant (same body)",
     }

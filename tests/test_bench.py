@@ -22,6 +22,7 @@ ROWS = (
     "GET /agents/?q=kubernetes: p99",
     "GET /admin/registry/agent/: throughput",
     "GET /admin/registry/agent/?q=kubernetes: p99",
+    "GET /agents/<key>/ (the live check's agent): p50",
     "POST live check, ",
     "1 client alone: p99",
     "POST /bench/constant (same body): throughput",
