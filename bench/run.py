@@ -190,13 +190,23 @@ def setup_django(arguments) -> str:
 
 
 def reset_registry() -> None:
-    """Remove every agent, version, change and audit event (versions refuse the ORM's delete)."""
+    """Remove every agent, version, change and audit event, and the delegation index (versions
+    refuse the ORM's delete)."""
     from django.db import connection, transaction
 
-    from registry.models import Agent, AuditEvent, ChangeRequest, Comment, Review, Version, search
+    from registry.models import (
+        Agent,
+        AgentDelegation,
+        AuditEvent,
+        ChangeRequest,
+        Comment,
+        Review,
+        Version,
+        search,
+    )
 
     with transaction.atomic(), connection.cursor() as cursor:
-        for model in (AuditEvent, Review, Comment, ChangeRequest):
+        for model in (AuditEvent, Review, Comment, ChangeRequest, AgentDelegation):
             cursor.execute(f"DELETE FROM {model._meta.db_table}")
         cursor.execute(f"UPDATE {Agent._meta.db_table} SET live_version_id = NULL")
         cursor.execute(f"DELETE FROM {Version._meta.db_table}")
@@ -229,14 +239,15 @@ def timed_import(folder: Path) -> float:
 
 
 def timed_raw_insert(folder: Path) -> float:
-    """Read the same files, then insert every row the import stored (agents, versions and, on
-    SQLite, the search table's rows; PostgreSQL's index is a column of the agent row) into
-    scratch tables of the same shape and indexes, with executemany, in one transaction."""
+    """Read the same files, then insert every row the import stored (agents, versions, the
+    delegation index and, on SQLite, the search table's rows; PostgreSQL's index is a column of
+    the agent row) into scratch tables of the same shape and indexes, with executemany, in one
+    transaction."""
     from django.db import connection, transaction
 
-    from registry.models import Agent, Version, search
+    from registry.models import Agent, AgentDelegation, Version, search
 
-    tables = [Agent._meta.db_table, Version._meta.db_table]
+    tables = [Agent._meta.db_table, Version._meta.db_table, AgentDelegation._meta.db_table]
     if connection.vendor == "sqlite":
         tables.append(search.FTS_TABLE)
     copies = []

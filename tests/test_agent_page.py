@@ -1,14 +1,17 @@
 """The agent page: rendered body, frontmatter, problems, delegations, history; and download."""
 
+import importlib
 import itertools
 
 import pytest
+from django.apps import apps
 from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from registry.models import Agent, ChangeRequest
+from registry.models import Agent, AgentDelegation, ChangeRequest
+from registry.models.deriving import recheck
 from registry.sync.importing import IncomingFile, import_files
 from tests.helpers import agent_text
 
@@ -251,13 +254,61 @@ def test_page_queries_do_not_grow_with_the_agents_delegating_to_it(reader, agent
     assert html.count('<a href="/agents/helper-') == 20
 
 
-def test_delegated_by_reads_no_version_text(reader, agents):
+def test_delegated_by_reads_the_delegation_index_not_the_versions(reader, agents):
     with CaptureQueriesContext(connection) as queries:
         reader.get(page_url(agents["db-expert"]))
 
-    delegated_by = [q["sql"] for q in queries.captured_queries if " LIKE " in q["sql"]]
-    assert delegated_by
-    assert all('"registry_version"."text"' not in sql for sql in delegated_by)
+    delegated_by = [
+        q["sql"] for q in queries.captured_queries if "registry_agentdelegation" in q["sql"]
+    ]
+    assert len(delegated_by) == 1
+    assert "registry_version" not in delegated_by[0]
+
+
+def test_delegated_by_follows_the_live_version(reader, agents):
+    agents["api-designer"].add_version(
+        agent_text("api-designer", "Designs APIs.", delegate_to="- **bystander** — for care\n")
+    )
+
+    assert [name for _, name in agents["db-expert"].delegated_by()] == ["bystander"]
+    assert [name for _, name in agents["bystander"].delegated_by()] == ["api-designer"]
+
+
+def test_delegated_by_leaves_out_archived_agents(reader, agents):
+    Agent.objects.filter(name="bystander").update(archived=True)
+
+    assert [name for _, name in agents["db-expert"].delegated_by()] == ["api-designer"]
+
+
+def test_a_recheck_writes_the_delegation_index_again(agents):
+    agents["bystander"].add_version(
+        agent_text("bystander", "Delegates elsewhere.", delegate_to="- **api-designer** — x\n")
+    )
+    AgentDelegation.objects.all().delete()
+    assert agents["db-expert"].delegated_by() == []
+
+    recheck(everything=True)
+
+    # The live versions' delegations, each name once; not those of bystander's first version.
+    assert sorted(AgentDelegation.objects.values_list("agent__name", "name")) == [
+        ("api-designer", "api-designer"),
+        ("api-designer", "db-expert"),
+        ("api-designer", "ghost-writer"),
+        ("bystander", "api-designer"),
+        ("db-expert", "api-designer"),
+    ]
+    assert [name for _, name in agents["db-expert"].delegated_by()] == ["api-designer"]
+
+
+def test_the_migration_indexes_every_live_version(agents):
+    indexed = sorted(AgentDelegation.objects.values_list("agent__name", "name"))
+    AgentDelegation.objects.all().delete()
+
+    migration = importlib.import_module("registry.migrations.0018_delegation_index")
+    migration.index_live_delegations(apps, None)
+
+    assert sorted(AgentDelegation.objects.values_list("agent__name", "name")) == indexed
+    assert len(indexed) == 5
 
 
 def test_agents_its_tools_may_start_are_shown_with_where_they_come_from(client, make_user):

@@ -3,6 +3,7 @@
 from registry.models.agents import (
     LISTED_FIELDS,
     Agent,
+    AgentDelegation,
     AgentQuerySet,
     ImmutableVersionError,
     RowPaginator,
@@ -34,6 +35,7 @@ from registry.models.tokens import ApiToken
 
 __all__ = [
     "Agent",
+    "AgentDelegation",
     "ApiToken",
     "AgentQuerySet",
     "AuditEvent",

@@ -510,6 +510,12 @@ class AgentQuerySet(StampedQuerySet):
             ["live_version", "name", "description", "category", "updated_at"]
             + (["synced_hash"] if synced else []),
         )
+        AgentDelegation.objects.index(
+            [
+                (agent.pk, version.delegations)
+                for agent, version in zip(agents, versions, strict=True)
+            ]
+        )
         search.write_index(
             connections[self.db],
             [
@@ -726,21 +732,15 @@ class Agent(models.Model):
 
     def delegated_by(self) -> list[tuple[str, str]]:
         """(key, name) of the active agents whose live version delegates to this one. One query,
-        reading the versions' cached delegations, never their text."""
+        of the delegation index (AgentDelegation), never of the versions."""
         if not self.name:
             return []
-        rows = (
+        return list(
             Agent.objects.active()
             .exclude(pk=self.pk)
-            # A cheap textual pre-filter of the JSON; the exact match is below.
-            .filter(live_version__delegations__icontains=self.name)
-            .values_list("key", "name", "live_version__delegations")
+            .filter(delegates_to__name=self.name)
+            .values_list("key", "name")
         )
-        return [
-            (key, name)
-            for key, name, delegated in rows
-            if any(item[0] == self.name for item in delegated or [])
-        ]
 
 
 def derived_fields(document: AgentDocument, path: str | None = None) -> dict:
@@ -893,6 +893,48 @@ class Version(models.Model):
     @property
     def data(self) -> bytes:
         return self.text.encode("utf-8")
+
+
+# Rows of the delegation index deleted or written per statement.
+INDEX_BATCH = 500
+
+
+class DelegationQuerySet(models.QuerySet):
+    def index(self, live: list[tuple[int, list]]) -> None:
+        """Make the index say what each (agent id, its live version's delegations) delegates to,
+        in place of what it said for those agents."""
+        if not live:
+            return
+        agents = [agent for agent, _ in live]
+        for start in range(0, len(agents), INDEX_BATCH):  # within any database's parameter limit
+            self.filter(agent__in=agents[start : start + INDEX_BATCH]).delete()
+        self.bulk_create(
+            (
+                AgentDelegation(agent_id=agent, name=name)
+                for agent, delegated in live
+                for name in dict.fromkeys(item[0] for item in delegated or [])
+            ),
+            batch_size=INDEX_BATCH,
+        )
+
+
+class AgentDelegation(models.Model):
+    """An agent whose live version delegates to a name: the index behind an agent's "Delegated
+    by", which reads the few rows with its name instead of every live version's delegations.
+    Written wherever a live version's delegations are (make_live, a recheck)."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="delegates_to")
+    name = models.CharField(max_length=255)
+
+    objects = DelegationQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["name", "agent"], name="unique_delegation_name_agent")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} -> {self.name}"
 
 
 def update_rows(objects: list[models.Model], fields: list[str]) -> None:

@@ -14,6 +14,7 @@ from registry.agentfiles.document import AgentDocument
 from registry.models.agents import (
     DERIVED_FIELDS,
     Agent,
+    AgentDelegation,
     Version,
     cached_fields,
     update_rows,
@@ -70,7 +71,7 @@ def recheck(
         versions = list(
             Version.objects.filter(pk__in=stale[start : start + batch_size])
             .select_related("agent")
-            .only("text", "agent__path")
+            .only("text", "agent__path", "agent__live_version")
         )
         items = [(version.text, version.agent.path) for version in versions]
         with _mapped(_recheck, items, workers) as derived:
@@ -79,6 +80,9 @@ def recheck(
                     setattr(version, name, value)
         with transaction.atomic():
             update_rows(versions, fields)
+            AgentDelegation.objects.index(
+                [(v.agent_id, v.delegations) for v in versions if v.agent.live_version_id == v.pk]
+            )
         if progress is not None:
             progress.step(len(versions))
     if stale:
