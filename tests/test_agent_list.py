@@ -272,6 +272,24 @@ def test_archived_agents_are_hidden_unless_asked_for(reader, three_agents):
     assert '<span class="badge">archived</span>' in shown.content.decode()
 
 
+def test_the_unfiltered_count_leaves_out_archived_agents(reader, three_agents):
+    assert "3 agents" in reader.get(LIST_URL).content.decode()
+    Agent.objects.filter(name="brand-guardian").update(archived=True)
+
+    assert Agent.objects.active_count() == Agent.objects.active().count() == 2
+    assert "2 agents" in reader.get(LIST_URL).content.decode()
+    assert "3 agents" in reader.get(LIST_URL, {"archived": "on"}).content.decode()
+
+
+def test_the_paginator_takes_a_count_given_and_asks_for_none(three_agents):
+    ordered = Agent.objects.active().order_by("name")
+    with CaptureQueriesContext(connection) as queries:
+        paginator = RowPaginator(ordered, 2, Agent.objects.for_list(), count=3)
+        assert paginator.num_pages == 2
+    assert queries.captured_queries == []
+    assert [row["name"] for row in paginator.page(2).object_list] == ["other-agent"]
+
+
 def test_sort_by_last_change_puts_the_newest_first(reader, three_agents):
     # Imported in the order other-agent, database-tuner, brand-guardian; then other-agent edited.
     three_agents["other-agent"].add_version(agent_text("other-agent", "Edited.", delegate_to="x"))

@@ -114,9 +114,12 @@ class RowPaginator(Paginator):
     a page shows: joins, annotations), in the page's order. A search ranks every match; so only
     their keys go through the sort, and the joins are made for one page's rows."""
 
-    def __init__(self, ordered, per_page: int, rows):
+    def __init__(self, ordered, per_page: int, rows, count: int | None = None):
+        """count: how many agents ordered holds, when the caller knows it; else counted."""
         super().__init__(ordered.values_list("pk", flat=True), per_page)
         self.rows = rows
+        if count is not None:
+            self.count = count  # in place of the cached property's query
 
     def _get_page(self, keys, number, paginator):
         keys = list(keys)
@@ -130,6 +133,14 @@ class RowPaginator(Paginator):
 class AgentQuerySet(StampedQuerySet):
     def active(self):
         return self.filter(archived=False)
+
+    def active_count(self) -> int:
+        """How many agents are active, as active().count() says, in two counts that read no
+        entry per agent: every agent (SQLite counts a table from its pages alone), less the
+        archived ones, found in the index on archived (`IN` lets SQLite seek; a bare boolean
+        does not). active().count() reads an index entry for each agent: 6 ms at 100,000."""
+        everyone = self.model.objects.all()
+        return everyone.count() - everyone.filter(archived__in=[True]).count()
 
     def search(self, query: str):
         """Agents whose name, description or body hold every word of query (as a prefix).

@@ -93,14 +93,11 @@ def _render_list_results(request: HttpRequest, filters: dict) -> tuple[str, bool
 
 
 def _agent_list_results(request: HttpRequest, filters: dict) -> dict:
-    agents = Agent.objects.listed(
-        q=filters["q"],
-        category=filters["category"],
-        status=filters["status"],
-        archived=filters["archived"],
-        problem=filters["problem"],
-    ).in_order(filters["sort"], filters["q"])
-    page = RowPaginator(agents, AGENTS_PER_PAGE, Agent.objects.for_list()).get_page(
+    chosen = {name: filters[name] for name in ("q", "category", "status", "archived", "problem")}
+    agents = Agent.objects.listed(**chosen).in_order(filters["sort"], filters["q"])
+    # Unfiltered, the list is every active agent: counted without reading one entry each.
+    count = None if any(chosen.values()) else Agent.objects.active_count()
+    page = RowPaginator(agents, AGENTS_PER_PAGE, Agent.objects.for_list(), count).get_page(
         request.GET.get("page")
     )
     return {
