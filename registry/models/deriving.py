@@ -81,7 +81,7 @@ def recheck(
         with transaction.atomic():
             update_rows(versions, fields)
             AgentDelegation.objects.index(
-                [(v.agent_id, v.delegations) for v in versions if v.agent.live_version_id == v.pk]
+                [version for version in versions if version.agent.live_version_id == version.pk]
             )
         if progress is not None:
             progress.step(len(versions))
